@@ -1,0 +1,79 @@
+#pragma once
+// A growable byte buffer that, unlike std::vector, does not zero memory it is
+// about to overwrite: receive buffers for large messages are filled by MPI.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <type_traits>
+
+namespace mpipool::detail {
+
+class byte_buffer {
+ public:
+  byte_buffer() = default;
+  explicit byte_buffer(std::size_t size) { resize(size); }
+  byte_buffer(byte_buffer&&) noexcept = default;
+  byte_buffer& operator=(byte_buffer&&) noexcept = default;
+  byte_buffer(const byte_buffer& other) { append(other.data(), other.size()); }
+  byte_buffer& operator=(const byte_buffer& other) {
+    if (this != &other) {
+      clear();
+      append(other.data(), other.size());
+    }
+    return *this;
+  }
+
+  [[nodiscard]] std::byte* data() { return data_.get(); }
+  [[nodiscard]] const std::byte* data() const { return data_.get(); }
+  [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+  [[nodiscard]] std::span<const std::byte> view() const { return {data_.get(), size_}; }
+
+  void clear() { size_ = 0; }
+
+  void reserve(std::size_t wanted) {
+    if (wanted <= capacity_) return;
+    std::size_t grown = capacity_ < 64 ? 64 : capacity_ * 2;
+    if (grown < wanted) grown = wanted;
+    auto fresh = std::make_unique_for_overwrite<std::byte[]>(grown);
+    if (size_ != 0) std::memcpy(fresh.get(), data_.get(), size_);
+    data_ = std::move(fresh);
+    capacity_ = grown;
+  }
+
+  /// New bytes are left uninitialised; the caller overwrites them.
+  void resize(std::size_t size) {
+    reserve(size);
+    size_ = size;
+  }
+
+  void append(const void* bytes, std::size_t count) {
+    reserve(size_ + count);
+    if (count != 0) std::memcpy(data_.get() + size_, bytes, count);
+    size_ += count;
+  }
+
+  /// Appends a trivially copyable value in native byte order (the cluster is homogeneous).
+  template <class T>
+  void put(const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    append(&value, sizeof(T));
+  }
+
+  /// Writes a value at an offset that was reserved earlier, e.g. a length patched in later.
+  template <class T>
+  void put_at(std::size_t offset, const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::memcpy(data_.get() + offset, &value, sizeof(T));
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace mpipool::detail

@@ -1,0 +1,91 @@
+#pragma once
+// The seam between the typed front end (pool.hpp) and the untyped engine that
+// moves bytes (src/manager.cpp). A job hands out encoded chunks and takes back
+// encoded results; the engine never needs to know the C++ types involved.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/task.hpp"
+
+namespace mpipool::detail {
+
+/// Consecutive items of one job, each written as [u64 length][argument bytes].
+struct encoded_chunk {
+  std::uint64_t first_index = 0;
+  std::uint32_t count = 0;
+  byte_buffer items;
+};
+
+/// Appends one item's encoded arguments to a chunk.
+template <class... Ts>
+void append_item(encoded_chunk& chunk, const Ts&... args) {
+  const std::size_t length_at = chunk.items.size();
+  chunk.items.put<std::uint64_t>(0);
+  encode_values(chunk.items, args...);
+  chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t));
+  ++chunk.count;
+}
+
+/// What the engine needs to run a job's items.
+struct job_settings {
+  task_id task = 0;
+  int retries = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
+class job {
+ public:
+  explicit job(job_settings settings) : settings_(settings) {}
+  job(const job&) = delete;
+  job& operator=(const job&) = delete;
+  virtual ~job() = default;
+
+  [[nodiscard]] const job_settings& settings() const { return settings_; }
+
+  // Everything below is called only by the engine's progress thread.
+
+  /// Fills `chunk` with the next items; false if none are available now.
+  virtual bool next_chunk(encoded_chunk& chunk) = 0;
+  /// True once next_chunk() will never return more items.
+  [[nodiscard]] virtual bool input_done() const = 0;
+  /// One item's encoded result arrived.
+  virtual void deliver(std::uint64_t index, std::span<const std::byte> result) = 0;
+  /// One item failed.
+  virtual void deliver_error(std::uint64_t index, std::exception_ptr error) = 0;
+  /// Every item has been delivered and the input is done.
+  virtual void finish() = 0;
+  /// The whole job is abandoned (pool terminated or broken); undelivered items fail with `error`.
+  virtual void abandon(std::exception_ptr error) = 0;
+
+ private:
+  job_settings settings_;
+};
+
+/// Runs jobs on workers. Implemented by the MPI engine, and by the proxy a
+/// supervised task process uses to reach its rank.
+class executor {
+ public:
+  virtual ~executor() = default;
+  /// Queues a job; throws pool_closed after close() or terminate().
+  virtual void submit(std::shared_ptr<job> work) = 0;
+  [[nodiscard]] virtual std::size_t workers() const = 0;
+  /// A consumer freed buffer space (imap backpressure): look for chunks again.
+  virtual void wake() = 0;
+  virtual void close() = 0;
+  /// Waits until every submitted job has finished; requires close() first.
+  virtual void join() = 0;
+  /// Stops now: pending items fail with pool_closed, task processes are killed.
+  virtual void terminate() = 0;
+};
+
+/// Python's rule: ceil(items / (4 x workers)), and at least 1.
+std::size_t default_chunksize(std::size_t items, std::size_t workers);
+
+}  // namespace mpipool::detail

@@ -1,0 +1,307 @@
+#pragma once
+// mpipool::pool: Python's multiprocessing.Pool for MPI. The methods here are thin
+// typed templates: they encode arguments, hand an untyped job to the engine, and
+// decode results. Everything that moves bytes lives in src/.
+
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mpipool/async_result.hpp"
+#include "mpipool/detail/job.hpp"
+#include "mpipool/detail/stream_job.hpp"
+#include "mpipool/detail/typed_jobs.hpp"
+#include "mpipool/environment.hpp"
+#include "mpipool/imap.hpp"
+#include "mpipool/options.hpp"
+#include "mpipool/task.hpp"
+
+namespace mpipool {
+
+namespace detail {
+
+template <class F>
+concept task_function = std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+
+template <class F>
+using result_of_t = typename function_traits<F>::result;
+
+template <class F>
+using first_arg_t = std::tuple_element_t<0, typename function_traits<F>::args>;
+
+/// Appends one map item, converting it to the task's parameter type if needed.
+template <class Arg, class Item>
+void append_converted(encoded_chunk& chunk, const Item& item) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<Item>, Arg>) {
+    append_item(chunk, item);
+  } else {
+    const Arg converted(item);
+    append_item(chunk, converted);
+  }
+}
+
+/// Appends one starmap item: a tuple (or pair) of the task's arguments.
+template <class Args, class Item>
+void append_unpacked(encoded_chunk& chunk, const Item& item) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<Item>, Args>) {
+    std::apply([&chunk](const auto&... values) { append_item(chunk, values...); }, item);
+  } else {
+    const Args converted(item);
+    std::apply([&chunk](const auto&... values) { append_item(chunk, values...); }, converted);
+  }
+}
+
+}  // namespace detail
+
+/// A pool of worker processes.
+/// @code
+/// int square(int x) { return x * x; }
+/// MPIPOOL_TASK(square);
+///
+/// int main(int argc, char** argv) {
+///   return mpipool::run(argc, argv, [](mpipool::pool& pool) {
+///     std::vector<int> ys = pool.map(square, std::vector<int>{1, 2, 3});
+///   });
+/// }
+/// @endcode
+class pool {
+ public:
+  /// The static workers: ranks 1..N-1 of `mpirun -n N`. Call on rank 0.
+  /// @code
+  /// mpipool::pool pool(env, {.mode = mpipool::execution::direct});
+  /// @endcode
+  explicit pool(environment& env, pool_options options = {});
+
+  /// A dynamic pool: spawns `workers` new processes of this binary with
+  /// MPI_Comm_spawn. Works on the master and inside a task (pools within pools).
+  /// @code
+  /// std::vector<int> work(int n) { mpipool::pool sub(n); return sub.map(sleepawhile, times(n)); }
+  /// @endcode
+  explicit pool(std::size_t workers, pool_options options = {});
+
+  /// Closes the pool, waits for its work, and releases its workers.
+  ~pool();
+  pool(pool&&) noexcept;
+  pool& operator=(pool&&) noexcept;
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+
+  /// Number of worker processes.
+  [[nodiscard]] std::size_t size() const;
+
+  /// Runs f(args...) on a worker and returns its result.
+  /// @code
+  /// int y = pool.apply(square, 7);
+  /// @endcode
+  template <detail::task_function F, class... Args>
+  detail::result_of_t<F> apply(F f, Args&&... args) {
+    return apply({}, f, std::forward<Args>(args)...);
+  }
+  template <detail::task_function F, class... Args>
+  detail::result_of_t<F> apply(const call_options& options, F f, Args&&... args) {
+    auto state = submit_single(options, f, std::forward<Args>(args)...);
+    if constexpr (std::is_void_v<detail::result_of_t<F>>) {
+      state->value();
+    } else {
+      return std::move(state->value());
+    }
+  }
+
+  /// Runs f(args...) on a worker; returns at once.
+  /// @code
+  /// auto r = pool.apply_async(square, 7).then([](int y) { std::cout << y; });
+  /// @endcode
+  template <detail::task_function F, class... Args>
+  async_result<detail::result_of_t<F>> apply_async(F f, Args&&... args) {
+    return apply_async({}, f, std::forward<Args>(args)...);
+  }
+  template <detail::task_function F, class... Args>
+  async_result<detail::result_of_t<F>> apply_async(const call_options& options, F f, Args&&... args) {
+    return async_result<detail::result_of_t<F>>(submit_single(options, f, std::forward<Args>(args)...));
+  }
+
+  /// f applied to every item, in order. Throws the first failed item's error.
+  /// Returns nothing for void tasks.
+  /// @code
+  /// std::vector<int> ys = pool.map(square, xs, {.chunksize = 64});
+  /// @endcode
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto map(F f, Range&& items, call_options options = {}) {
+    return take(submit_map<false>(f, items, options));
+  }
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto map_async(F f, Range&& items, call_options options = {}) {
+    return wrap(submit_map<false>(f, items, options));
+  }
+
+  /// Every item's outcome, failed or not, in order.
+  /// @code
+  /// for (auto& item : pool.map_outcomes(parse, files)) if (!item) std::cerr << item.message();
+  /// @endcode
+  template <detail::task_function F, std::ranges::input_range Range>
+  std::vector<outcome<detail::result_of_t<F>>> map_outcomes(F f, Range&& items, call_options options = {}) {
+    return take(submit_map<true>(f, items, options));
+  }
+
+  /// f(a, b, ...) for every tuple (a, b, ...) of `items`, in order.
+  /// @code
+  /// std::vector<double> d = pool.starmap(distance, std::vector{std::pair{1.0, 2.0}});
+  /// @endcode
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto starmap(F f, Range&& items, call_options options = {}) {
+    return take(submit_starmap(f, items, options));
+  }
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto starmap_async(F f, Range&& items, call_options options = {}) {
+    return wrap(submit_starmap(f, items, options));
+  }
+
+  /// Lazy map in input order: results are yielded as they arrive, and the input
+  /// is consumed only as fast as results are read. Default chunksize 1, as in Python.
+  /// @code
+  /// for (int y : pool.imap(square, std::views::iota(0, 1000))) std::cout << y << '\n';
+  /// @endcode
+  template <detail::task_function F, std::ranges::viewable_range Range>
+  imap_range<detail::result_of_t<F>> imap(F f, Range&& items, call_options options = {}) {
+    return submit_stream(f, std::forward<Range>(items), options, true);
+  }
+
+  /// As imap, in the order results arrive.
+  template <detail::task_function F, std::ranges::viewable_range Range>
+  imap_range<detail::result_of_t<F>> imap_unordered(F f, Range&& items, call_options options = {}) {
+    return submit_stream(f, std::forward<Range>(items), options, false);
+  }
+
+  /// No more tasks may be submitted; work already submitted goes on.
+  void close();
+  /// Waits for all submitted work. Call close() first, as in Python.
+  void join();
+  /// Stops at once: unfinished tasks fail with pool_closed, task processes are killed.
+  void terminate();
+
+ private:
+  detail::executor& engine() const;
+  [[nodiscard]] detail::job_settings settings_for(detail::erased_function f, const call_options& options) const;
+
+  /// Waits for a state and moves its value out: the synchronous calls own their state.
+  template <class T>
+  static T take(const std::shared_ptr<detail::result_state<T>>& state) {
+    if constexpr (std::is_void_v<T>) {
+      state->value();
+    } else {
+      return std::move(state->value());
+    }
+  }
+  template <class T>
+  static async_result<T> wrap(std::shared_ptr<detail::result_state<T>> state) {
+    return async_result<T>(std::move(state));
+  }
+
+  template <bool KeepOutcomes, class F, class Range>
+  auto submit_map(F f, Range& items, const call_options& options) {
+    static_assert(detail::function_traits<F>::arity == 1, "map needs a one-argument task; use starmap");
+    return submit_batch<F, KeepOutcomes>(
+        f, items, options, &detail::append_converted<detail::first_arg_t<F>, std::ranges::range_value_t<Range>>);
+  }
+  template <class F, class Range>
+  auto submit_starmap(F f, Range& items, const call_options& options) {
+    return submit_batch<F, false>(
+        f, items, options,
+        &detail::append_unpacked<typename detail::function_traits<F>::args, std::ranges::range_value_t<Range>>);
+  }
+
+  template <class F, class... Args>
+  auto submit_single(const call_options& options, F f, Args&&... args) {
+    using traits = detail::function_traits<F>;
+    static_assert(traits::arity == sizeof...(Args), "apply: wrong number of arguments for this task");
+    auto settings = settings_for(detail::erase(f), options);
+    auto state = std::make_shared<detail::result_state<detail::result_of_t<F>>>();
+    state->set_task(settings.task);
+    detail::encoded_chunk chunk;
+    const typename traits::args converted(std::forward<Args>(args)...);
+    std::apply([&chunk](const auto&... values) { detail::append_item(chunk, values...); }, converted);
+    engine().submit(std::make_shared<detail::single_job<detail::result_of_t<F>>>(settings, std::move(chunk), state));
+    return state;
+  }
+
+  /// Encodes every item now (the caller's range need not outlive the call) and submits one job.
+  template <class F, bool KeepOutcomes, class Range, class Append>
+  auto submit_batch(F f, Range& items, const call_options& options, Append append) {
+    using R = detail::result_of_t<F>;
+    using job_type = detail::batch_job<R, KeepOutcomes>;
+    using output = typename job_type::output_task;
+    auto settings = settings_for(detail::erase(f), options);
+    if constexpr (!std::ranges::sized_range<Range>) {
+      // The default chunksize needs the length, as Python's list(iterable) does.
+      std::vector<std::ranges::range_value_t<Range>> copied(std::ranges::begin(items), std::ranges::end(items));
+      return submit_batch<F, KeepOutcomes>(f, copied, options, append);
+    } else {
+      const std::size_t count = std::ranges::size(items);
+      const std::size_t chunksize =
+          options.chunksize != 0 ? options.chunksize : detail::default_chunksize(count, size());
+      detail::prepared_chunks chunks;
+      detail::encoded_chunk chunk;
+      std::uint64_t index = 0;
+      for (const auto& item : items) {
+        if (chunk.count == 0) chunk.first_index = index;
+        append(chunk, item);
+        ++index;
+        if (chunk.count == chunksize) chunks.add(std::exchange(chunk, {}));
+      }
+      if (chunk.count != 0) chunks.add(std::move(chunk));
+      auto state = std::make_shared<detail::result_state<output>>();
+      state->set_task(settings.task);
+      engine().submit(std::make_shared<job_type>(settings, std::move(chunks), count, state));
+      return state;
+    }
+  }
+
+  template <class F, class Range>
+  imap_range<detail::result_of_t<F>> submit_stream(F f, Range&& items, const call_options& options, bool ordered) {
+    using R = detail::result_of_t<F>;
+    using view = std::views::all_t<Range>;
+    static_assert(detail::function_traits<F>::arity == 1, "imap needs a one-argument task");
+    auto settings = settings_for(detail::erase(f), options);
+    const std::size_t chunksize = options.chunksize != 0 ? options.chunksize : 1;
+    auto buffer = std::make_shared<detail::stream_buffer<R>>(ordered, stream_window(chunksize));
+    engine().submit(std::make_shared<detail::stream_job<R, detail::first_arg_t<F>, view>>(
+        settings, std::views::all(std::forward<Range>(items)), chunksize, buffer));
+    return imap_range<R>(std::move(buffer), executor_);
+  }
+
+  /// Items an imap may have issued but not yet yielded: enough to keep every worker busy.
+  [[nodiscard]] std::size_t stream_window(std::size_t chunksize) const;
+
+  std::shared_ptr<detail::executor> executor_;
+  pool_options options_;
+};
+
+/// The one-call form: sets up MPI, serves on workers, and runs `body` with a pool
+/// of the static workers on rank 0. Returns the process exit code.
+/// @code
+/// int main(int argc, char** argv) {
+///   return mpipool::run(argc, argv, [](mpipool::pool& pool) { pool.map(square, xs); });
+/// }
+/// @endcode
+template <class Body>
+int run(int& argc, char**& argv, Body&& body, pool_options options = {});
+
+namespace detail {
+/// Runs `body` with a pool of the static workers; reports an escaping error and returns 1.
+int run_master(environment& env, const std::function<void(pool&)>& body, pool_options options);
+}  // namespace detail
+
+template <class Body>
+int run(int& argc, char**& argv, Body&& body, pool_options options) {
+  environment env(argc, argv);
+  if (env.is_worker()) return env.serve();
+  return detail::run_master(env, std::forward<Body>(body), std::move(options));
+}
+
+}  // namespace mpipool

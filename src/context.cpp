@@ -1,0 +1,103 @@
+#include "context.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "backoff.hpp"
+#include "mpi_check.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+namespace {
+
+context* the_context = nullptr;
+
+/// Splits MPI_COMM_WORLD into rank 0 and the rest, joined by an intercommunicator.
+MPI_Comm make_static_intercomm(int rank) {
+  const int is_master = rank == 0 ? 1 : 0;
+  MPI_Comm local = MPI_COMM_NULL;
+  check(MPI_Comm_split(MPI_COMM_WORLD, is_master, rank, &local), "MPI_Comm_split");
+  MPI_Comm inter = MPI_COMM_NULL;
+  const int remote_leader = is_master ? 1 : 0;  // world ranks of the other group's leader
+  check(MPI_Intercomm_create(local, 0, MPI_COMM_WORLD, remote_leader, /*tag=*/7207, &inter),
+        "MPI_Intercomm_create");
+  check(MPI_Comm_free(&local), "MPI_Comm_free");
+  return inter;
+}
+
+}  // namespace
+
+std::string node_name() {
+  if (const char* slurm = std::getenv("SLURMD_NODENAME"); slurm != nullptr && *slurm != '\0') return slurm;
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  if (MPI_Get_processor_name(name, &length) != MPI_SUCCESS) return "unknown";
+  return {name, static_cast<std::size_t>(length)};
+}
+
+context::context(int& argc, char**& argv) {
+  if (the_context != nullptr) throw error("mpipool::environment created twice: create exactly one, in main()");
+  int initialized = 0;
+  check(MPI_Initialized(&initialized), "MPI_Initialized");
+  int provided = 0;
+  if (initialized == 0) {
+    check(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
+    owns_mpi_ = true;
+  } else {
+    check(MPI_Query_thread(&provided), "MPI_Query_thread");
+  }
+  if (provided < MPI_THREAD_MULTIPLE) {
+    throw error("mpipool needs MPI_THREAD_MULTIPLE (each pool has a progress thread), but MPI provides level " +
+                std::to_string(provided) + "; let mpipool::environment initialise MPI, or call MPI_Init_thread "
+                "with MPI_THREAD_MULTIPLE");
+  }
+  int rank = 0;
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &world_size_), "MPI_Comm_size");
+  identity_.rank = rank;
+  identity_.host = node_name();
+  identity_.pid = static_cast<long>(::getpid());
+  identity_.depth = 0;
+
+  MPI_Comm parent = MPI_COMM_NULL;
+  check(MPI_Comm_get_parent(&parent), "MPI_Comm_get_parent");
+  if (parent != MPI_COMM_NULL) {
+    role_ = process_role::spawned_worker;
+    parent_link_ = std::make_unique<link>(parent);
+    parent_link_->disconnect_on_close();
+  } else if (world_size_ > 1) {
+    role_ = rank == 0 ? process_role::master : process_role::static_worker;
+    static_link_ = std::make_unique<link>(make_static_intercomm(rank));
+  }
+  the_context = this;
+}
+
+context::~context() {
+  if (role_ == process_role::master) stop_static_workers();
+  static_link_.reset();
+  parent_link_.reset();
+  the_context = nullptr;
+  if (owns_mpi_) MPI_Finalize();
+}
+
+context& context::current() {
+  if (the_context == nullptr) {
+    throw error("no mpipool::environment: create one at the start of main(), before any pool");
+  }
+  return *the_context;
+}
+
+void context::stop_static_workers() {
+  if (!static_link_) return;
+  for (int w = 0; w < static_link_->remote_size(); ++w) static_link_->send(w, wire::tag_stop, byte_buffer());
+  backoff idle;
+  while (static_link_->sends_pending()) {
+    if (!static_link_->progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+  }
+}
+
+}  // namespace mpipool::detail

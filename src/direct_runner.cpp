@@ -1,0 +1,85 @@
+// Runs tasks in the worker rank itself: no isolation, no overhead.
+
+#include <deque>
+#include <thread>
+
+#include "error_record.hpp"
+#include "mpipool/detail/byte_reader.hpp"
+#include "mpipool/task.hpp"
+#include "runner.hpp"
+
+namespace mpipool::detail {
+
+wire::item_status run_item(std::uint32_t task, std::span<const std::byte> args, byte_buffer& out,
+                           std::size_t payload_at, const origin& identity) {
+  const task_entry* entry = nullptr;
+  try {
+    entry = &registry::instance().entry(task);
+    entry->invoke(args, out);
+    return wire::item_status::ok;
+  } catch (...) {
+    out.resize(payload_at);  // drop a partly written result
+    origin here = identity;
+    here.task = entry != nullptr ? entry->name : "#" + std::to_string(task);
+    write_error(out, std::current_exception(), here);
+    return wire::item_status::failed;
+  }
+}
+
+namespace {
+
+class direct_runner final : public runner {
+ public:
+  void begin_session(const wire::session_init& init, const origin& identity) override {
+    identity_ = identity;
+    queue_.clear();
+    if (init.initializer) {
+      byte_buffer ignored;
+      registry::instance().entry(init.initializer->task).invoke(init.initializer->args.view(), ignored);
+    }
+  }
+
+  void end_session(bool) override { queue_.clear(); }  // a running task cannot be stopped here
+
+  void add(task_chunk chunk) override { queue_.push_back(std::move(chunk)); }
+
+  bool step(result_batch& results) override {
+    if (queue_.empty()) return false;
+    task_chunk chunk = std::move(queue_.front());
+    queue_.pop_front();
+    byte_reader items(chunk.items);
+    for (std::uint32_t i = 0; i < chunk.header.count; ++i) {
+      results.add(chunk.header.id, i, [&](byte_buffer& out, std::size_t payload_at) {
+        std::span<const std::byte> args;
+        try {
+          args = items.get_blob();
+        } catch (...) {  // a malformed chunk fails its items; the worker goes on
+          write_error(out, std::current_exception(), identity_);
+          return wire::item_status::failed;
+        }
+        return run_item(chunk.header.task, args, out, payload_at, identity_);
+      });
+    }
+    return true;
+  }
+
+  bool busy() const override { return !queue_.empty(); }
+
+  void idle_wait(std::chrono::microseconds pause) override {
+    if (pause.count() == 0) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(pause);
+    }
+  }
+
+ private:
+  origin identity_;
+  std::deque<task_chunk> queue_;
+};
+
+}  // namespace
+
+std::unique_ptr<runner> make_direct_runner() { return std::make_unique<direct_runner>(); }
+
+}  // namespace mpipool::detail

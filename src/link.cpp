@@ -1,0 +1,117 @@
+#include "link.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#include "mpipool/detail/byte_reader.hpp"
+#include "mpi_check.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+link::link(MPI_Comm comm) : comm_(comm) {
+  return_errors(comm_);
+  int is_inter = 0;
+  check(MPI_Comm_test_inter(comm_, &is_inter), "MPI_Comm_test_inter");
+  check(is_inter ? MPI_Comm_remote_size(comm_, &remote_size_) : MPI_Comm_size(comm_, &remote_size_),
+        "MPI_Comm_remote_size");
+}
+
+link::~link() {
+  // Sends still pending belong to peers that are gone; MPI reclaims them at finalize.
+  for (auto& request : requests_) MPI_Request_free(&request);
+  if (comm_ == MPI_COMM_NULL) return;
+  if (disconnect_) {
+    MPI_Comm_disconnect(&comm_);
+  } else {
+    MPI_Comm_free(&comm_);
+  }
+}
+
+std::size_t link::max_part_bytes() {
+  static const std::size_t limit = [] {
+    const char* text = std::getenv("MPIPOOL_MAX_MESSAGE_BYTES");
+    const long long wanted = text != nullptr ? std::atoll(text) : 0;
+    return wanted > 0 && wanted < INT_MAX ? static_cast<std::size_t>(wanted) : std::size_t{1} << 30;
+  }();
+  return limit;
+}
+
+void link::post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Isend(data, static_cast<int>(size), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
+  requests_.push_back(request);
+  owners_.push_back(std::move(owner));
+}
+
+void link::send(int dest, int tag, byte_buffer body) {
+  auto owner = std::make_shared<byte_buffer>(std::move(body));
+  const std::size_t limit = max_part_bytes();
+  if (owner->size() <= limit) {
+    const std::byte* data = owner->data();
+    const std::size_t size = owner->size();
+    post(dest, tag, data, size, std::move(owner));
+    return;
+  }
+  // Too large for one int-counted send: a small header with the total size, then parts.
+  auto header = std::make_shared<byte_buffer>();
+  header->put<std::uint64_t>(owner->size());
+  const std::byte* header_data = header->data();
+  post(dest, tag | wire::split_flag, header_data, sizeof(std::uint64_t), std::move(header));
+  for (std::size_t offset = 0; offset < owner->size(); offset += limit) {
+    const std::size_t part = std::min(limit, owner->size() - offset);
+    post(dest, wire::tag_part, owner->data() + offset, part, owner);
+  }
+}
+
+bool link::progress_sends() {
+  if (requests_.empty()) return false;
+  int done = 0;
+  completed_.resize(requests_.size());
+  check(MPI_Testsome(static_cast<int>(requests_.size()), requests_.data(), &done, completed_.data(),
+                     MPI_STATUSES_IGNORE),
+        "MPI_Testsome");
+  if (done <= 0) return false;
+  // Testsome set completed requests to MPI_REQUEST_NULL; compact both vectors.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < requests_.size(); ++i) {
+    if (requests_[i] == MPI_REQUEST_NULL) continue;
+    requests_[kept] = requests_[i];
+    owners_[kept] = std::move(owners_[i]);
+    ++kept;
+  }
+  requests_.resize(kept);
+  owners_.resize(kept);
+  return true;
+}
+
+std::optional<message> link::receive(int source) {
+  int found = 0;
+  MPI_Message handle = MPI_MESSAGE_NULL;
+  MPI_Status status;
+  check(MPI_Improbe(source, MPI_ANY_TAG, comm_, &found, &handle, &status), "MPI_Improbe");
+  if (found == 0) return std::nullopt;
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  message incoming{status.MPI_SOURCE, status.MPI_TAG, byte_buffer(static_cast<std::size_t>(count))};
+  check(MPI_Mrecv(incoming.body.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  if ((incoming.tag & wire::split_flag) == 0) return incoming;
+
+  // The parts follow at once and in order (MPI does not reorder messages of one sender).
+  byte_reader header(incoming.body.view());
+  const auto total = header.get<std::uint64_t>();
+  byte_buffer whole(total);
+  const std::size_t limit = max_part_bytes();
+  for (std::size_t offset = 0; offset < total; offset += limit) {
+    const std::size_t part = std::min<std::size_t>(limit, total - offset);
+    check(MPI_Recv(whole.data() + offset, static_cast<int>(part), MPI_BYTE, incoming.source, wire::tag_part, comm_,
+                   MPI_STATUS_IGNORE),
+          "MPI_Recv");
+  }
+  incoming.tag &= ~wire::split_flag;
+  incoming.body = std::move(whole);
+  return incoming;
+}
+
+}  // namespace mpipool::detail

@@ -1,0 +1,62 @@
+#pragma once
+// A link is one intercommunicator between a pool's master and its workers,
+// whether the workers were started by mpirun or by MPI_Comm_spawn. It sends
+// without blocking, keeps each buffer alive until MPI is done with it, and
+// receives whole messages with MPI_Improbe/MPI_Mrecv. Messages larger than one
+// MPI send can carry are split into parts and joined again on receipt.
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mpipool/detail/byte_buffer.hpp"
+
+namespace mpipool::detail {
+
+struct message {
+  int source = -1;
+  int tag = -1;
+  byte_buffer body;
+};
+
+class link {
+ public:
+  /// Takes ownership of `comm`: sets MPI_ERRORS_RETURN on it and frees it on destruction.
+  explicit link(MPI_Comm comm);
+  ~link();
+  link(const link&) = delete;
+  link& operator=(const link&) = delete;
+
+  [[nodiscard]] int remote_size() const { return remote_size_; }
+  [[nodiscard]] MPI_Comm comm() const { return comm_; }
+
+  void send(int dest, int tag, byte_buffer body);
+  /// Completes finished sends; true if any completed.
+  bool progress_sends();
+  [[nodiscard]] bool sends_pending() const { return !requests_.empty(); }
+
+  /// The next whole message from `source` (any source by default), if one has arrived.
+  std::optional<message> receive(int source = MPI_ANY_SOURCE);
+
+  /// Disconnects instead of freeing: required for spawned workers, so that
+  /// MPI_Finalize on either side does not wait for the other.
+  void disconnect_on_close() { disconnect_ = true; }
+
+  /// The largest part sent in one MPI call; MPIPOOL_MAX_MESSAGE_BYTES overrides it for tests.
+  static std::size_t max_part_bytes();
+
+ private:
+  void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner);
+
+  MPI_Comm comm_;
+  int remote_size_ = 0;
+  bool disconnect_ = false;
+  std::vector<MPI_Request> requests_;
+  std::vector<std::shared_ptr<byte_buffer>> owners_;
+  std::vector<int> completed_;  // scratch for MPI_Testsome
+};
+
+}  // namespace mpipool::detail

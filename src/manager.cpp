@@ -1,0 +1,454 @@
+#include "manager.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "backoff.hpp"
+#include "error_record.hpp"
+#include "mpipool/task.hpp"
+
+namespace mpipool::detail {
+
+namespace {
+
+thread_local bool is_progress_thread = false;
+
+std::chrono::seconds start_timeout() {
+  const char* text = std::getenv("MPIPOOL_START_TIMEOUT");
+  const long seconds = text != nullptr ? std::atol(text) : 0;
+  return std::chrono::seconds(seconds > 0 ? seconds : 120);
+}
+
+/// The bytes of item `index` inside a chunk's [u64 length][bytes]... sequence.
+std::span<const std::byte> item_bytes(const byte_buffer& items, std::uint32_t index) {
+  byte_reader reader(items.view());
+  for (std::uint32_t i = 0; i < index; ++i) reader.get_blob();
+  return reader.get_blob();
+}
+
+// The window adapts so that each worker has about this much work queued, which
+// covers the master's longest idle sleep and a message round trip.
+constexpr double queued_work_target_us = 2000.0;
+constexpr std::size_t min_window = 2;
+constexpr std::size_t max_window = 256;
+constexpr int max_messages_per_round = 64;
+
+}  // namespace
+
+bool on_progress_thread() { return is_progress_thread; }
+
+manager::manager(link& workers, std::shared_ptr<void> owned, const pool_options& options, int worker_depth)
+    : link_(workers),
+      owned_(std::move(owned)),
+      worker_count_(static_cast<std::size_t>(workers.remote_size())),
+      fixed_window_(options.prefetch),
+      worker_states_(worker_count_) {
+  for (auto& state : worker_states_) state.window = fixed_window_ != 0 ? fixed_window_ : min_window;
+  handshake(options, worker_depth);
+  progress_ = std::thread([this] { run(); });
+}
+
+manager::~manager() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    shutting_down_ = true;
+  }
+  work_cv_.notify_all();
+  if (progress_.joinable()) progress_.join();
+}
+
+void manager::handshake(const pool_options& options, int worker_depth) {
+  wire::session_init init;
+  init.fingerprint = registry::instance().fingerprint();
+  init.mode = options.mode;
+  init.maxtasksperchild = options.maxtasksperchild;
+  init.depth = worker_depth;
+  init.workers = static_cast<std::int32_t>(worker_count_);
+  init.initializer = options.initializer;
+  const byte_buffer body = wire::encode(init);
+  for (std::size_t w = 0; w < worker_count_; ++w) link_.send(static_cast<int>(w), wire::tag_init, body);
+
+  identities_.resize(worker_count_);
+  std::vector<bool> answered(worker_count_, false);
+  std::size_t answers = 0;
+  std::exception_ptr failure;
+  const auto deadline = clock::now() + start_timeout();
+  backoff idle;
+  while (answers < worker_count_) {
+    link_.progress_sends();
+    auto incoming = link_.receive();
+    if (!incoming) {
+      if (clock::now() > deadline) {
+        throw timeout_error(std::to_string(worker_count_ - answers) + " of " + std::to_string(worker_count_) +
+                            " workers did not answer the pool start within " +
+                            std::to_string(start_timeout().count()) +
+                            " s (MPIPOOL_START_TIMEOUT); are they stuck in a task of another pool?");
+      }
+      std::this_thread::sleep_for(idle.next_sleep());
+      continue;
+    }
+    idle.reset();
+    const auto w = static_cast<std::size_t>(incoming->source);
+    if (incoming->tag != wire::tag_ready || answered[w]) continue;  // nothing else is due now
+    byte_reader reader(incoming->body.view());
+    auto reply = wire::decode_ready(reader);
+    answered[w] = true;
+    ++answers;
+    reply.identity.workers = static_cast<int>(worker_count_);
+    reply.identity.depth = worker_depth;
+    identities_[w] = reply.identity;
+    if (failure) continue;
+    if (reply.fingerprint != init.fingerprint) {
+      failure = std::make_exception_ptr(registry_mismatch(
+          "worker rank " + std::to_string(reply.identity.rank) + " on " + reply.identity.host +
+          " has a different task registry than the master: master and workers must run the same binary "
+          "(check the mpirun command line for ':' segments or a stale build)"));
+    } else if (!reply.ok) {
+      failure = read_error(reply.failure.view());
+    }
+  }
+  if (failure) {
+    release_workers(false);
+    std::rethrow_exception(failure);
+  }
+}
+
+void manager::release_workers(bool kill_running) {
+  byte_buffer body;
+  body.put<std::uint8_t>(kill_running ? 1 : 0);
+  std::size_t expected = 0;
+  for (std::size_t w = 0; w < worker_count_; ++w) {
+    if (!worker_states_[w].alive) continue;
+    link_.send(static_cast<int>(w), wire::tag_release, body);
+    ++expected;
+  }
+  // Results still on their way are dropped; "released" is the last message of the session.
+  backoff idle;
+  while (expected > 0) {
+    link_.progress_sends();
+    auto incoming = link_.receive();
+    if (!incoming) {
+      std::this_thread::sleep_for(idle.next_sleep());
+      continue;
+    }
+    idle.reset();
+    if (incoming->tag == wire::tag_released) --expected;
+  }
+  while (link_.sends_pending()) {
+    if (!link_.progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+  }
+}
+
+void manager::submit(std::shared_ptr<job> work) {
+  {
+    std::lock_guard lock(mutex_);
+    if (broken_) std::rethrow_exception(broken_);
+    if (closed_) {
+      throw pool_closed("the pool is closed: no new tasks are accepted after close() or terminate(); "
+                        "create a new pool");
+    }
+    incoming_.push_back(std::move(work));
+    ++unfinished_jobs_;
+  }
+  work_cv_.notify_one();
+}
+
+void manager::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_requested_ = true;
+  }
+  work_cv_.notify_one();
+}
+
+void manager::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+void manager::join() {
+  if (on_progress_thread()) throw error("join() inside a result callback would wait for itself");
+  std::unique_lock lock(mutex_);
+  if (!closed_) throw error("join() needs close() or terminate() first, as in Python");
+  done_cv_.wait(lock, [this] { return unfinished_jobs_ == 0 || broken_; });
+  if (broken_) std::rethrow_exception(broken_);
+}
+
+void manager::terminate() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    terminating_ = true;
+  }
+  work_cv_.notify_all();
+  if (on_progress_thread()) return;
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [this] { return unfinished_jobs_ == 0 || broken_; });
+}
+
+bool manager::idle() const { return jobs_.empty() && chunks_.empty(); }
+
+void manager::run() {
+  is_progress_thread = true;
+  backoff idle_wait;
+  try {
+    for (;;) {
+      bool worked = take_submissions();
+      worked |= receive();
+      worked |= dispatch();
+      worked |= link_.progress_sends();
+      {
+        std::lock_guard lock(mutex_);
+        if (shutting_down_ && incoming_.empty() && (terminating_ || idle())) break;
+      }
+      if (worked) {
+        idle_wait.reset();
+        continue;
+      }
+      const auto pause = idle_wait.next_sleep();
+      if (pause.count() == 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      std::unique_lock lock(mutex_);
+      work_cv_.wait_for(lock, pause, [this] {
+        return !incoming_.empty() || wake_requested_ || shutting_down_ || terminating_;
+      });
+      wake_requested_ = false;
+    }
+    release_workers(terminating_);
+  } catch (...) {
+    const auto failure = std::current_exception();
+    abandon_all(failure);
+    std::lock_guard lock(mutex_);
+    broken_ = failure;
+    done_cv_.notify_all();
+  }
+}
+
+bool manager::take_submissions() {
+  std::vector<std::shared_ptr<job>> fresh;
+  bool terminate_now = false;
+  {
+    std::lock_guard lock(mutex_);
+    fresh.swap(incoming_);
+    terminate_now = terminating_ && !(jobs_.empty() && chunks_.empty() && fresh.empty());
+  }
+  for (auto& work : fresh) {
+    jobs_.push_back(job_record{std::move(work)});
+    feeding_.push_back(std::prev(jobs_.end()));
+  }
+  if (terminate_now) {
+    abandon_all(std::make_exception_ptr(pool_closed("the pool was terminated before this task finished")));
+  }
+  return !fresh.empty() || terminate_now;
+}
+
+bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
+  // Lost items waiting for a retry go first, preferably to another worker.
+  for (auto it = retries_.begin(); it != retries_.end(); ++it) {
+    const auto& chunk = chunks_.at(*it);
+    if (chunk.avoid_worker == worker && worker_count_ > 1) continue;
+    chunk_id = *it;
+    retries_.erase(it);
+    return true;
+  }
+  {
+    encoded_chunk fresh;
+    for (auto it = feeding_.begin(); it != feeding_.end();) {
+      const auto record = *it;
+      if (record->work->next_chunk(fresh)) {
+        chunk_id = next_chunk_id_++;
+        chunk_record chunk;
+        chunk.owner = record;
+        chunk.first_index = fresh.first_index;
+        chunk.count = fresh.count;
+        chunk.unsettled = fresh.count;
+        chunk.items = std::move(fresh.items);
+        chunk.settled.assign(fresh.count, false);
+        record->issued += fresh.count;
+        chunks_.emplace(chunk_id, std::move(chunk));
+        if (record->work->input_done()) {  // its last chunk: stop asking it
+          feeding_.erase(it);
+          record->feeding = false;
+        }
+        return true;
+      }
+      if (record->work->input_done()) {
+        it = feeding_.erase(it);
+        record->feeding = false;
+        job_progressed(record);
+      } else {
+        ++it;  // held back by its consumer (imap); look at the next job
+      }
+    }
+  }
+  return false;
+}
+
+bool manager::assign_chunk(int worker, byte_buffer& message) {
+  std::uint64_t chunk_id = 0;
+  if (!next_chunk_for(worker, chunk_id)) return false;
+  auto& chunk = chunks_.at(chunk_id);
+  chunk.worker = worker;
+  const auto& settings = chunk.owner->work->settings();
+  if (message.empty()) message.put<std::uint32_t>(0);  // chunk count, patched before sending
+  wire::put_chunk(message, {chunk_id, settings.task, chunk.count, settings.timeout.count()}, chunk.items.view());
+  std::uint32_t count = 0;
+  std::memcpy(&count, message.data(), sizeof count);
+  message.put_at<std::uint32_t>(0, count + 1);
+  ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
+  return true;
+}
+
+bool manager::dispatch() {
+  if (feeding_.empty() && retries_.empty()) return false;
+  staged_.resize(worker_count_);
+  bool any = false;
+  // Round r gives one chunk to every worker holding fewer than r, so idle workers are served first.
+  for (std::size_t round = 1; round <= max_window; ++round) {
+    bool assigned = false;
+    for (std::size_t k = 0; k < worker_count_; ++k) {
+      const std::size_t w = (next_worker_ + k) % worker_count_;
+      auto& state = worker_states_[w];
+      if (!state.alive || state.in_flight >= state.window || state.in_flight >= round) continue;
+      if (assign_chunk(static_cast<int>(w), staged_[w])) {
+        assigned = true;
+      } else if (retries_.empty()) {
+        break;  // nothing left for anyone
+      }
+    }
+    if (!assigned) break;
+    any = true;
+  }
+  next_worker_ = (next_worker_ + 1) % std::max<std::size_t>(worker_count_, 1);
+  for (std::size_t w = 0; w < worker_count_; ++w) {
+    if (staged_[w].empty()) continue;
+    link_.send(static_cast<int>(w), wire::tag_tasks, std::move(staged_[w]));
+    staged_[w] = byte_buffer();
+  }
+  return any;
+}
+
+bool manager::receive() {
+  bool any = false;
+  for (int n = 0; n < max_messages_per_round; ++n) {
+    auto incoming = link_.receive();
+    if (!incoming) break;
+    any = true;
+    if (incoming->tag == wire::tag_results) {
+      on_results(incoming->source, incoming->body);
+    } else {
+      std::fprintf(stderr, "mpipool: warning: unexpected message (tag %d) from worker %d ignored\n", incoming->tag,
+                   incoming->source);
+    }
+  }
+  return any;
+}
+
+void manager::on_results(int worker, const byte_buffer& body) {
+  try {
+    byte_reader reader(body.view());
+    const auto count = reader.get<std::uint32_t>();
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const auto chunk_id = reader.get<std::uint64_t>();
+      const auto item = reader.get<std::uint32_t>();
+      const auto status = static_cast<wire::item_status>(reader.get<std::uint8_t>());
+      const auto payload = reader.get_blob();
+      auto found = chunks_.find(chunk_id);
+      if (found == chunks_.end() || item >= found->second.count) continue;  // late duplicate or stale
+      settle(chunk_id, found->second, item, status, payload);
+    }
+  } catch (const serialization_error& e) {
+    std::fprintf(stderr, "mpipool: warning: malformed results from worker %d ignored: %s\n", worker, e.what());
+  }
+}
+
+void manager::settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
+                     std::span<const std::byte> payload) {
+  if (chunk.settled[item]) return;  // exactly once: a late duplicate changes nothing
+  chunk.settled[item] = true;
+  --chunk.unsettled;
+  const auto owner = chunk.owner;
+  job_record& record = *owner;
+  const auto& settings = record.work->settings();
+  const std::uint64_t index = chunk.first_index + item;
+  if (status == wire::item_status::lost && chunk.attempt < settings.retries) {
+    retry_item(chunk, item);
+  } else {
+    if (status == wire::item_status::ok) {
+      record.work->deliver(index, payload);
+    } else {
+      record.work->deliver_error(index, read_error(payload));
+    }
+    ++record.settled;
+  }
+  if (chunk.unsettled == 0) chunk_finished(chunk_id, chunk);
+  job_progressed(owner);
+}
+
+void manager::retry_item(chunk_record& chunk, std::uint32_t item) {
+  chunk_record again;
+  again.owner = chunk.owner;
+  again.first_index = chunk.first_index + item;
+  again.count = 1;
+  again.unsettled = 1;
+  const auto bytes = item_bytes(chunk.items, item);
+  again.items.put<std::uint64_t>(bytes.size());
+  again.items.append(bytes.data(), bytes.size());
+  again.settled.assign(1, false);
+  again.attempt = chunk.attempt + 1;
+  again.avoid_worker = chunk.worker;
+  const auto id = next_chunk_id_++;
+  chunks_.emplace(id, std::move(again));
+  retries_.push_back(id);
+}
+
+void manager::chunk_finished(std::uint64_t chunk_id, chunk_record& chunk) {
+  if (chunk.worker >= 0) {
+    auto& state = worker_states_[static_cast<std::size_t>(chunk.worker)];
+    --state.in_flight;
+    adapt_window(state);
+  }
+  chunks_.erase(chunk_id);
+}
+
+void manager::adapt_window(worker_record& worker) {
+  const auto now = clock::now();
+  if (worker.last_completion != clock::time_point{}) {
+    const double gap = std::chrono::duration<double, std::micro>(now - worker.last_completion).count();
+    worker.mean_gap_us = worker.mean_gap_us == 0 ? gap : 0.8 * worker.mean_gap_us + 0.2 * gap;
+  }
+  worker.last_completion = now;
+  if (fixed_window_ != 0) return;
+  const double wanted = queued_work_target_us / std::max(worker.mean_gap_us, 1.0);
+  worker.window = std::clamp(static_cast<std::size_t>(std::ceil(wanted)), min_window, max_window);
+}
+
+void manager::job_progressed(job_iterator record) {
+  if (record->feeding || record->settled != record->issued) return;
+  record->work->finish();
+  jobs_.erase(record);
+  std::lock_guard lock(mutex_);
+  --unfinished_jobs_;
+  done_cv_.notify_all();
+}
+
+void manager::abandon_all(const std::exception_ptr& error) {
+  for (auto& record : jobs_) record.work->abandon(error);
+  const std::size_t abandoned = jobs_.size();
+  jobs_.clear();
+  feeding_.clear();
+  chunks_.clear();
+  retries_.clear();
+  for (auto& state : worker_states_) state.in_flight = 0;
+  std::lock_guard lock(mutex_);
+  unfinished_jobs_ -= std::min(unfinished_jobs_, abandoned);
+  done_cv_.notify_all();
+}
+
+}  // namespace mpipool::detail

@@ -1,0 +1,127 @@
+#pragma once
+// The master side of a pool: a progress thread that owns the link to the workers,
+// hands out chunks (several in flight per worker, idle workers first), collects
+// results, and settles every item exactly once. It neither knows nor cares
+// whether its workers were started by mpirun or spawned.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "link.hpp"
+#include "mpipool/detail/job.hpp"
+#include "mpipool/errors.hpp"
+#include "mpipool/options.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+class manager final : public executor {
+ public:
+  /// Starts a session on the workers behind `workers` (INIT, then READY from each)
+  /// and the progress thread. `owned` keeps a spawned pool's link alive; `on_release`
+  /// runs after the workers were released (a spawned pool stops or parks them there).
+  manager(link& workers, std::shared_ptr<void> owned, const pool_options& options, int worker_depth);
+  ~manager() override;
+
+  void submit(std::shared_ptr<job> work) override;
+  [[nodiscard]] std::size_t workers() const override { return worker_count_; }
+  void wake() override;
+  void close() override;
+  void join() override;
+  void terminate() override;
+
+  /// Workers' identities, as they reported them at the start of the session.
+  [[nodiscard]] const std::vector<origin>& worker_identities() const { return identities_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  struct job_record {
+    std::shared_ptr<job> work;
+    std::uint64_t issued = 0;
+    std::uint64_t settled = 0;
+    bool feeding = true;  // may still hand out chunks
+  };
+  using job_iterator = std::list<job_record>::iterator;
+
+  struct chunk_record {
+    job_iterator owner;
+    std::uint64_t first_index = 0;
+    std::uint32_t count = 0;
+    std::uint32_t unsettled = 0;
+    byte_buffer items;  // kept to resend an item lost with its worker
+    std::vector<bool> settled;
+    int worker = -1;
+    int attempt = 0;
+    int avoid_worker = -1;  // a retried item prefers another worker
+  };
+
+  struct worker_record {
+    std::size_t in_flight = 0;
+    std::size_t window = 2;
+    bool alive = true;
+    clock::time_point last_completion{};
+    double mean_gap_us = 0;
+  };
+
+  void handshake(const pool_options& options, int worker_depth);
+  void release_workers(bool kill_running);
+  void run();
+  bool take_submissions();
+  bool dispatch();
+  bool assign_chunk(int worker, byte_buffer& message);
+  bool next_chunk_for(int worker, std::uint64_t& chunk_id);
+  bool receive();
+  void on_results(int worker, const byte_buffer& body);
+  void settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
+              std::span<const std::byte> payload);
+  void retry_item(chunk_record& chunk, std::uint32_t item);
+  void chunk_finished(std::uint64_t chunk_id, chunk_record& chunk);
+  void job_progressed(job_iterator record);
+  void abandon_all(const std::exception_ptr& error);
+  void adapt_window(worker_record& worker);
+  [[nodiscard]] bool idle() const;
+
+  link& link_;
+  std::shared_ptr<void> owned_;
+  const std::size_t worker_count_;
+  const std::size_t fixed_window_;
+  std::vector<origin> identities_;
+
+  // Owned by the progress thread.
+  std::list<job_record> jobs_;
+  std::list<job_iterator> feeding_;   // jobs that may still hand out chunks, oldest first
+  std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
+  std::unordered_map<std::uint64_t, chunk_record> chunks_;
+  std::deque<std::uint64_t> retries_;
+  std::vector<worker_record> worker_states_;
+  std::uint64_t next_chunk_id_ = 1;
+  std::size_t next_worker_ = 0;
+
+  // Shared with user threads, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable work_cv_;  // wakes the progress thread
+  std::condition_variable done_cv_;  // wakes join()
+  std::vector<std::shared_ptr<job>> incoming_;
+  std::size_t unfinished_jobs_ = 0;
+  bool wake_requested_ = false;
+  bool closed_ = false;
+  bool terminating_ = false;
+  bool shutting_down_ = false;
+  std::exception_ptr broken_;  // set if the progress thread failed
+
+  std::thread progress_;
+};
+
+/// True on a pool's progress thread, where blocking on a pool result would deadlock.
+bool on_progress_thread();
+
+}  // namespace mpipool::detail

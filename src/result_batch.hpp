@@ -1,0 +1,68 @@
+#pragma once
+// A worker's results message under construction. Results are written straight
+// into it, so a large result is copied once, from the task into the message.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+#include "mpipool/detail/byte_buffer.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+class result_batch {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// Appends one item; `produce` writes the payload into the buffer it gets and returns the status.
+  template <class Produce>
+  void add(std::uint64_t chunk, std::uint32_t item, Produce&& produce) {
+    start_if_empty();
+    buffer_.put(chunk);
+    buffer_.put(item);
+    const std::size_t status_at = buffer_.size();
+    buffer_.put(static_cast<std::uint8_t>(0));
+    const std::size_t length_at = buffer_.size();
+    buffer_.put<std::uint64_t>(0);
+    const std::size_t payload_at = buffer_.size();
+    const wire::item_status status = produce(buffer_, payload_at);
+    buffer_.put_at(status_at, static_cast<std::uint8_t>(status));
+    buffer_.put_at<std::uint64_t>(length_at, buffer_.size() - payload_at);
+    ++count_;
+  }
+
+  /// Appends one item whose payload is already encoded.
+  void add(std::uint64_t chunk, std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
+    start_if_empty();
+    wire::put_result(buffer_, chunk, item, status, payload);
+    ++count_;
+  }
+
+  [[nodiscard]] bool empty() const { return count_ == 0; }
+  [[nodiscard]] std::size_t bytes() const { return buffer_.size(); }
+  [[nodiscard]] clock::duration age() const { return empty() ? clock::duration{} : clock::now() - started_; }
+
+  /// The finished message; the batch starts empty again.
+  byte_buffer take() {
+    buffer_.put_at<std::uint32_t>(0, count_);
+    count_ = 0;
+    byte_buffer done = std::move(buffer_);
+    buffer_ = byte_buffer();
+    return done;
+  }
+
+ private:
+  void start_if_empty() {
+    if (count_ != 0) return;
+    buffer_.clear();
+    buffer_.put<std::uint32_t>(0);
+    started_ = clock::now();
+  }
+
+  byte_buffer buffer_;
+  std::uint32_t count_ = 0;
+  clock::time_point started_{};
+};
+
+}  // namespace mpipool::detail

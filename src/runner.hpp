@@ -1,0 +1,45 @@
+#pragma once
+// The seam between a worker rank's protocol loop and the place where user code
+// runs: in the rank itself (direct_runner) or in a supervised task process.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/errors.hpp"
+#include "result_batch.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+/// One chunk received from the master; `items` points into `message`.
+struct task_chunk {
+  wire::chunk_header header;
+  std::shared_ptr<const byte_buffer> message;
+  std::span<const std::byte> items;
+};
+
+class runner {
+ public:
+  virtual ~runner() = default;
+  /// Prepares for a session: runs the initializer. Throws what the initializer threw.
+  virtual void begin_session(const wire::session_init& init, const origin& identity) = 0;
+  /// Drops queued chunks; with `kill_running`, also stops a task that is running.
+  virtual void end_session(bool kill_running) = 0;
+  virtual void add(task_chunk chunk) = 0;
+  /// Makes progress without waiting for anything; true if it did something.
+  virtual bool step(result_batch& results) = 0;
+  [[nodiscard]] virtual bool busy() const = 0;
+  /// Sleeps up to `pause`, or less when there is something to do.
+  virtual void idle_wait(std::chrono::microseconds pause) = 0;
+};
+
+/// Runs one item of a task: the result, or the error record, is written to `out`.
+wire::item_status run_item(std::uint32_t task, std::span<const std::byte> args, byte_buffer& out,
+                           std::size_t payload_at, const origin& identity);
+
+std::unique_ptr<runner> make_direct_runner();
+
+}  // namespace mpipool::detail

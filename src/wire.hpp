@@ -1,0 +1,73 @@
+#pragma once
+// The messages between a pool's master and its workers. Each is one MPI message
+// of bytes, received with MPI_Mprobe/MPI_Mrecv; the tag says what it is.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/detail/byte_reader.hpp"
+#include "mpipool/errors.hpp"
+#include "mpipool/options.hpp"
+
+namespace mpipool::detail::wire {
+
+inline constexpr std::uint32_t protocol_version = 1;
+
+enum tag : int {
+  tag_init = 1,      // master -> worker: a pool session starts (session_init)
+  tag_ready = 2,     // worker -> master: answer to init (ready_reply)
+  tag_tasks = 3,     // master -> worker: chunks to run
+  tag_results = 4,   // worker -> master: item results
+  tag_release = 5,   // master -> worker: the session ends; drop queued chunks
+  tag_released = 6,  // worker -> master: nothing more of this session will follow
+  tag_stop = 7,      // master -> worker: leave serve()
+  tag_part = 8,      // a continuation part of a message too large for one send
+};
+
+/// Added to a tag when the message is the first part of a split message.
+inline constexpr int split_flag = 1 << 12;
+
+enum class item_status : std::uint8_t { ok = 0, failed = 1, lost = 2 };  // lost: may be retried
+
+void put_blob(byte_buffer& out, std::span<const std::byte> bytes);
+void put_string(byte_buffer& out, const std::string& text);
+std::string get_string(byte_reader& in);
+
+struct session_init {
+  std::uint32_t protocol = protocol_version;
+  std::uint64_t fingerprint = 0;
+  execution mode = execution::direct;
+  std::uint64_t maxtasksperchild = 0;
+  std::int32_t depth = 1;    // nesting depth of the workers of this pool
+  std::int32_t workers = 0;  // size of the pool
+  std::optional<bound_call> initializer;
+};
+byte_buffer encode(const session_init& init);
+session_init decode_init(byte_reader& in);
+
+struct ready_reply {
+  bool ok = true;
+  std::uint64_t fingerprint = 0;
+  origin identity;     // rank, host, pid and depth of the worker
+  byte_buffer failure;  // an error record when !ok
+};
+byte_buffer encode(const ready_reply& reply);
+ready_reply decode_ready(byte_reader& in);
+
+/// Header of one chunk inside a tasks message; the chunk's items follow as a blob.
+struct chunk_header {
+  std::uint64_t id = 0;
+  std::uint32_t task = 0;
+  std::uint32_t count = 0;
+  std::int64_t timeout_ms = 0;
+};
+void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items);
+
+/// Results are written item by item: [u64 chunk][u32 item][u8 status][blob].
+void put_result(byte_buffer& out, std::uint64_t chunk, std::uint32_t item, item_status status,
+                std::span<const std::byte> payload);
+
+}  // namespace mpipool::detail::wire

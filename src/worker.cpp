@@ -1,0 +1,160 @@
+#include "worker.hpp"
+
+#include <thread>
+
+#include "backoff.hpp"
+#include "error_record.hpp"
+#include "mpipool/detail/byte_reader.hpp"
+#include "mpipool/task.hpp"
+
+namespace mpipool::detail {
+
+namespace {
+
+// Results are batched only while tasks are tiny; a result is held back at most this long.
+constexpr auto batch_while_chunks_take_less_than = std::chrono::microseconds(20);
+constexpr auto max_batch_age = std::chrono::microseconds(100);
+constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
+
+}  // namespace
+
+worker::worker(link& master, origin identity) : master_(master), identity_(std::move(identity)) {}
+
+void worker::serve() {
+  backoff idle;
+  for (;;) {
+    master_.progress_sends();
+    auto incoming = master_.receive(0);
+    if (!incoming) {
+      std::this_thread::sleep_for(idle.next_sleep());
+      continue;
+    }
+    idle.reset();
+    switch (incoming->tag) {
+      case wire::tag_init:
+        if (start_session(*incoming) && serve_session() == session_end::stopped) return;
+        break;
+      case wire::tag_release:
+        send_released();  // a session that failed to start still ends with "released"
+        break;
+      case wire::tag_stop:
+        return;
+      default:
+        break;  // stale messages of a session that has ended
+    }
+  }
+}
+
+bool worker::start_session(const message& init_message) {
+  wire::ready_reply reply;
+  reply.fingerprint = registry::instance().fingerprint();
+  reply.identity = identity_;
+  try {
+    byte_reader reader(init_message.body.view());
+    const auto init = wire::decode_init(reader);
+    identity_.depth = init.depth;
+    identity_.workers = init.workers;
+    reply.identity = identity_;
+    if (init.fingerprint != reply.fingerprint) {
+      reply.ok = false;  // the master reports the mismatch
+    } else {
+      runner_ = make_direct_runner();
+      runner_->begin_session(init, identity_);
+    }
+  } catch (...) {
+    reply.ok = false;
+    origin here = identity_;
+    here.task = "(pool initializer)";
+    write_error(reply.failure, std::current_exception(), here);
+  }
+  master_.send(0, wire::tag_ready, wire::encode(reply));
+  return reply.ok;
+}
+
+worker::session_end worker::serve_session() {
+  backoff idle;
+  auto last_step = std::chrono::steady_clock::duration::zero();
+  for (;;) {
+    bool progressed = false;
+    while (auto incoming = master_.receive(0)) {
+      progressed = true;
+      if (auto end = handle(*incoming)) return *end;
+    }
+    if (!results_.empty() && (!runner_->busy() || last_step > batch_while_chunks_take_less_than ||
+                              results_.age() > max_batch_age || results_.bytes() > max_batch_bytes)) {
+      flush();
+    }
+    const auto before = std::chrono::steady_clock::now();
+    if (runner_->step(results_)) {
+      progressed = true;
+      last_step = std::chrono::steady_clock::now() - before;
+    }
+    progressed |= master_.progress_sends();
+    if (progressed) {
+      idle.reset();
+    } else {
+      runner_->idle_wait(idle.next_sleep());
+    }
+  }
+}
+
+std::optional<worker::session_end> worker::handle(message& incoming) {
+  switch (incoming.tag) {
+    case wire::tag_tasks:
+      add_tasks(incoming);
+      return std::nullopt;
+    case wire::tag_release: {
+      byte_reader reader(incoming.body.view());
+      runner_->end_session(!reader.at_end() && reader.get<std::uint8_t>() != 0);
+      flush();
+      send_released();
+      return session_end::released;
+    }
+    case wire::tag_stop:
+      runner_->end_session(true);
+      return session_end::stopped;
+    default:
+      return std::nullopt;
+  }
+}
+
+void worker::add_tasks(message& incoming) {
+  auto body = std::make_shared<const byte_buffer>(std::move(incoming.body));
+  byte_reader reader(body->view());
+  try {
+    const auto chunks = reader.get<std::uint32_t>();
+    for (std::uint32_t c = 0; c < chunks; ++c) {
+      task_chunk chunk;
+      chunk.header.id = reader.get<std::uint64_t>();
+      chunk.header.task = reader.get<std::uint32_t>();
+      chunk.header.count = reader.get<std::uint32_t>();
+      chunk.header.timeout_ms = reader.get<std::int64_t>();
+      try {
+        chunk.items = reader.get_blob();
+      } catch (const serialization_error&) {
+        chunk.items = {};  // each item then fails with the parse error; the master hears of all
+        runner_->add(std::move(chunk));
+        throw;
+      }
+      chunk.message = body;
+      runner_->add(std::move(chunk));
+    }
+  } catch (const serialization_error& e) {
+    std::fprintf(stderr, "mpipool: worker rank %d: malformed tasks message ignored: %s\n", identity_.rank, e.what());
+  }
+}
+
+void worker::flush() {
+  if (!results_.empty()) master_.send(0, wire::tag_results, results_.take());
+}
+
+void worker::send_released() {
+  master_.send(0, wire::tag_released, byte_buffer());
+  // The master may stop or disconnect right after "released": let it leave first.
+  backoff idle;
+  while (master_.sends_pending()) {
+    if (!master_.progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+  }
+}
+
+}  // namespace mpipool::detail
