@@ -40,19 +40,12 @@ state_base::~state_base() {
   }
 }
 
-bool state_base::ready() const {
-  std::lock_guard lock(mutex_);
-  return ready_;
-}
-
 void state_base::wait() const {
-  std::unique_lock lock(mutex_);
-  ready_cv_.wait(lock, [this] { return ready_; });
+  wait_until(driver_, [this] { return ready(); }, progress_driver::clock::time_point::max());
 }
 
 bool state_base::wait_for(std::chrono::nanoseconds timeout) const {
-  std::unique_lock lock(mutex_);
-  return ready_cv_.wait_for(lock, timeout, [this] { return ready_; });
+  return wait_until(driver_, [this] { return ready(); }, progress_driver::clock::now() + timeout);
 }
 
 void state_base::rethrow_if_failed() const {
@@ -71,14 +64,14 @@ bool state_base::failed() const {
 
 void state_base::fail(std::exception_ptr error) {
   std::unique_lock lock(mutex_);
-  if (ready_) return;  // the first answer wins
+  if (ready_.load(std::memory_order_relaxed)) return;  // the first answer wins
   error_ = std::move(error);
   complete(lock);
 }
 
 void state_base::set_error_callback(std::function<void(const mpipool::error&)> callback) {
   std::unique_lock lock(mutex_);
-  if (!ready_) {
+  if (!ready_.load(std::memory_order_relaxed)) {
     error_callback_ = std::move(callback);
     return;
   }
@@ -89,23 +82,26 @@ void state_base::set_error_callback(std::function<void(const mpipool::error&)> c
 }
 
 void state_base::complete(std::unique_lock<std::mutex>& lock) {
-  ready_ = true;
   const auto error = error_;
   auto on_error = error_callback_;
+  ready_.store(true, std::memory_order_release);
   lock.unlock();
-  ready_cv_.notify_all();
-  // Callbacks run outside the lock so they may call back into the pool.
-  try {
-    if (error) {
-      if (on_error) visit_error(error, on_error);
-    } else {
-      run_success_callback();
+  const bool has_success_callback = !error && has_callback();
+  if (!(error ? static_cast<bool>(on_error) : has_success_callback)) return;
+  // Callbacks never run while this thread holds the engine, so they may use the pool.
+  run_or_defer([this, error, on_error, keep = keep_alive()] {
+    try {
+      if (error) {
+        visit_error(error, on_error);
+      } else {
+        run_success_callback();
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mpipool: warning: a result callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "mpipool: warning: a result callback threw a non-standard exception\n");
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mpipool: warning: a result callback threw: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "mpipool: warning: a result callback threw a non-standard exception\n");
-  }
+  });
 }
 
 }  // namespace mpipool::detail

@@ -1,12 +1,18 @@
 #pragma once
-// How an idle progress loop waits. It spins for a short while after the last
-// piece of work, because the next message is usually close behind; then it
-// sleeps, doubling the sleep up to a cap, so a master waiting on long tasks
-// costs almost no CPU. Pipelining (several tasks in flight per worker) hides
-// the sleep from the workers.
+// How an idle progress loop waits. It spins for a while after the last piece of
+// work, because the next message is usually close behind; then it sleeps,
+// doubling the sleep up to a cap, so a master waiting on long tasks costs almost
+// no CPU. Pipelining (several tasks in flight per worker) hides the sleep from
+// the workers.
+//
+// The spin must outlast the other side's reaction time: if it is shorter, both
+// sides of a round trip fall asleep in turn and stay in that slow regime
+// (measured: 50 us of spin gave 250 us round trips, 200 us gave 4 us).
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 
 namespace mpipool::detail {
 
@@ -14,7 +20,9 @@ class backoff {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit backoff(std::chrono::microseconds cap = std::chrono::microseconds(1000)) : cap_(cap) {}
+  explicit backoff(std::chrono::microseconds cap = std::chrono::microseconds(1000)) : cap_(cap) {
+    if (const char* spin = std::getenv("MPIPOOL_SPIN_US")) spin_for_ = std::chrono::microseconds(std::atol(spin));
+  }
 
   /// Work was done: the next idle period starts with spinning again.
   void reset() {
@@ -22,17 +30,37 @@ class backoff {
     sleep_ = std::chrono::microseconds(0);
   }
 
+  /// Waits once: a CPU pause while spinning, else a sleep of growing length.
+  /// (No sched_yield: on paravirtualised machines a syscall costs more than the spin.)
+  void pause() {
+    const auto nap = next_sleep();
+    if (nap.count() == 0) {
+      relax();
+    } else {
+      std::this_thread::sleep_for(nap);
+    }
+  }
+
+  /// A short busy-wait that tells the CPU we are spinning.
+  static void relax() {
+    for (int i = 0; i < 16; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   /// How long to sleep now; zero while still in the spinning phase.
   std::chrono::microseconds next_sleep() {
     const auto now = clock::now();
     if (idle_since_ == clock::time_point{}) idle_since_ = now;
-    if (now - idle_since_ < spin_for) return std::chrono::microseconds(0);
+    if (now - idle_since_ < spin_for_) return std::chrono::microseconds(0);
     sleep_ = std::clamp(sleep_ * 2, std::chrono::microseconds(1), cap_);
     return sleep_;
   }
 
  private:
-  static constexpr std::chrono::microseconds spin_for{50};
+  std::chrono::microseconds spin_for_{200};
   std::chrono::microseconds cap_;
   clock::time_point idle_since_{};
   std::chrono::microseconds sleep_{0};

@@ -96,7 +96,7 @@ void context::stop_static_workers() {
   for (int w = 0; w < static_link_->remote_size(); ++w) static_link_->send(w, wire::tag_stop, byte_buffer());
   backoff idle;
   while (static_link_->sends_pending()) {
-    if (!static_link_->progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+    if (!static_link_->progress_sends()) idle.pause();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <deque>
 #include <thread>
 
+#include "backoff.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
@@ -67,7 +68,7 @@ class direct_runner final : public runner {
 
   void idle_wait(std::chrono::microseconds pause) override {
     if (pause.count() == 0) {
-      std::this_thread::yield();
+      backoff::relax();
     } else {
       std::this_thread::sleep_for(pause);
     }

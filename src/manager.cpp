@@ -7,14 +7,13 @@
 #include <cstring>
 
 #include "backoff.hpp"
+#include "timer_slack.hpp"
 #include "error_record.hpp"
 #include "mpipool/task.hpp"
 
 namespace mpipool::detail {
 
 namespace {
-
-thread_local bool is_progress_thread = false;
 
 std::chrono::seconds start_timeout() {
   const char* text = std::getenv("MPIPOOL_START_TIMEOUT");
@@ -37,8 +36,6 @@ constexpr std::size_t max_window = 256;
 constexpr int max_messages_per_round = 64;
 
 }  // namespace
-
-bool on_progress_thread() { return is_progress_thread; }
 
 manager::manager(link& workers, std::shared_ptr<void> owned, const pool_options& options, int worker_depth)
     : link_(workers),
@@ -88,7 +85,7 @@ void manager::handshake(const pool_options& options, int worker_depth) {
                             std::to_string(start_timeout().count()) +
                             " s (MPIPOOL_START_TIMEOUT); are they stuck in a task of another pool?");
       }
-      std::this_thread::sleep_for(idle.next_sleep());
+      idle.pause();
       continue;
     }
     idle.reset();
@@ -132,14 +129,14 @@ void manager::release_workers(bool kill_running) {
     link_.progress_sends();
     auto incoming = link_.receive();
     if (!incoming) {
-      std::this_thread::sleep_for(idle.next_sleep());
+      idle.pause();
       continue;
     }
     idle.reset();
     if (incoming->tag == wire::tag_released) --expected;
   }
   while (link_.sends_pending()) {
-    if (!link_.progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+    if (!link_.progress_sends()) idle.pause();
   }
 }
 
@@ -154,7 +151,47 @@ void manager::submit(std::shared_ptr<job> work) {
     incoming_.push_back(std::move(work));
     ++unfinished_jobs_;
   }
-  work_cv_.notify_one();
+  // Send it from this thread if nobody else is driving: no hand-off to the progress thread.
+  if (!try_progress()) work_cv_.notify_one();
+}
+
+bool manager::try_progress() {
+  if (!drive_mutex_.try_lock()) return false;
+  deferred_callbacks callbacks;
+  const bool worked = progress_once();
+  drive_mutex_.unlock();
+  callbacks.run();
+  return worked;
+}
+
+bool manager::drive_until(const std::function<bool()>& done, clock::time_point deadline) {
+  if (done()) return true;
+  waiters_.fetch_add(1);
+  backoff idle;
+  timer_slack_scope fine_naps;  // this may be a user's thread: its slack is restored on return
+  bool finished = false;
+  for (;;) {
+    if (done()) {
+      finished = true;
+      break;
+    }
+    const auto now = clock::now();
+    if (now >= deadline) break;
+    if (try_progress()) {
+      idle.reset();
+      continue;
+    }
+    const auto pause = idle.next_sleep();
+    if (pause.count() == 0) {
+      backoff::relax();
+    } else {
+      std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - now));
+    }
+  }
+  // The progress thread notices within its rest period (1 ms); waking it here
+  // would cost a futex call on every round trip.
+  waiters_.fetch_sub(1);
+  return finished;
 }
 
 void manager::wake() {
@@ -171,10 +208,17 @@ void manager::close() {
 }
 
 void manager::join() {
-  if (on_progress_thread()) throw error("join() inside a result callback would wait for itself");
-  std::unique_lock lock(mutex_);
-  if (!closed_) throw error("join() needs close() or terminate() first, as in Python");
-  done_cv_.wait(lock, [this] { return unfinished_jobs_ == 0 || broken_; });
+  {
+    std::lock_guard lock(mutex_);
+    if (!closed_) throw error("join() needs close() or terminate() first, as in Python");
+  }
+  drive_until(
+      [this] {
+        std::lock_guard lock(mutex_);
+        return unfinished_jobs_ == 0 || broken_;
+      },
+      clock::time_point::max());
+  std::lock_guard lock(mutex_);
   if (broken_) std::rethrow_exception(broken_);
 }
 
@@ -185,48 +229,77 @@ void manager::terminate() {
     terminating_ = true;
   }
   work_cv_.notify_all();
-  if (on_progress_thread()) return;
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [this] { return unfinished_jobs_ == 0 || broken_; });
+  drive_until(
+      [this] {
+        std::lock_guard lock(mutex_);
+        return unfinished_jobs_ == 0 || broken_;
+      },
+      clock::time_point::max());
 }
 
 bool manager::idle() const { return jobs_.empty() && chunks_.empty(); }
 
-void manager::run() {
-  is_progress_thread = true;
-  backoff idle_wait;
+bool manager::progress_once() {
   try {
-    for (;;) {
-      bool worked = take_submissions();
-      worked |= receive();
-      worked |= dispatch();
-      worked |= link_.progress_sends();
-      {
-        std::lock_guard lock(mutex_);
-        if (shutting_down_ && incoming_.empty() && (terminating_ || idle())) break;
-      }
-      if (worked) {
-        idle_wait.reset();
-        continue;
-      }
-      const auto pause = idle_wait.next_sleep();
-      if (pause.count() == 0) {
-        std::this_thread::yield();
-        continue;
-      }
-      std::unique_lock lock(mutex_);
-      work_cv_.wait_for(lock, pause, [this] {
-        return !incoming_.empty() || wake_requested_ || shutting_down_ || terminating_;
-      });
-      wake_requested_ = false;
-    }
-    release_workers(terminating_);
+    bool worked = take_submissions();
+    worked |= receive();
+    worked |= dispatch();
+    worked |= link_.progress_sends();
+    engine_idle_.store(idle(), std::memory_order_release);
+    return worked;
   } catch (...) {
     const auto failure = std::current_exception();
     abandon_all(failure);
+    engine_idle_.store(true, std::memory_order_release);
     std::lock_guard lock(mutex_);
-    broken_ = failure;
+    if (!broken_) broken_ = failure;
     done_cv_.notify_all();
+    return false;
+  }
+}
+
+void manager::run() {
+  set_fine_timer_slack();
+  backoff idle_wait;
+  for (;;) {
+    if (waiters_.load() > 0) {
+      // A waiting thread drives; rest until it is done.
+      std::unique_lock lock(mutex_);
+      work_cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return waiters_.load() == 0 || shutting_down_; });
+      continue;
+    }
+    const bool worked = try_progress();
+    {
+      std::lock_guard lock(mutex_);
+      if (broken_) return;
+      if (shutting_down_ && incoming_.empty() && (terminating_ || engine_idle_.load())) break;
+    }
+    if (worked) {
+      idle_wait.reset();
+      continue;
+    }
+    const auto pause = idle_wait.next_sleep();
+    if (pause.count() == 0) {
+      backoff::relax();
+      continue;
+    }
+    std::unique_lock lock(mutex_);
+    work_cv_.wait_for(lock, pause, [this] {
+      return !incoming_.empty() || wake_requested_ || shutting_down_ || terminating_;
+    });
+    wake_requested_ = false;
+  }
+  bool kill_running = false;
+  {
+    std::lock_guard lock(mutex_);
+    kill_running = terminating_;
+  }
+  std::lock_guard drive(drive_mutex_);
+  if (kill_running) abandon_all(std::make_exception_ptr(pool_closed("the pool was terminated")));
+  try {
+    release_workers(kill_running);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mpipool: warning: releasing the workers failed: %s\n", e.what());
   }
 }
 

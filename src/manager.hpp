@@ -1,10 +1,17 @@
 #pragma once
-// The master side of a pool: a progress thread that owns the link to the workers,
-// hands out chunks (several in flight per worker, idle workers first), collects
+// The master side of a pool: an engine that owns the link to the workers, hands
+// out chunks (several in flight per worker, idle workers first), collects
 // results, and settles every item exactly once. It neither knows nor cares
 // whether its workers were started by mpirun or spawned.
+//
+// Whoever holds drive_mutex_ runs the engine: a thread waiting for a result
+// (drive_until), a thread that just submitted work, or, when nobody waits, the
+// pool's progress thread, which keeps callbacks and pipelines going while the
+// master's own code is busy.
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,6 +39,7 @@ class manager final : public executor {
   ~manager() override;
 
   void submit(std::shared_ptr<job> work) override;
+  bool drive_until(const std::function<bool()>& done, clock::time_point deadline) override;
   [[nodiscard]] std::size_t workers() const override { return worker_count_; }
   void wake() override;
   void close() override;
@@ -42,8 +50,6 @@ class manager final : public executor {
   [[nodiscard]] const std::vector<origin>& worker_identities() const { return identities_; }
 
  private:
-  using clock = std::chrono::steady_clock;
-
   struct job_record {
     std::shared_ptr<job> work;
     std::uint64_t issued = 0;
@@ -74,7 +80,13 @@ class manager final : public executor {
 
   void handshake(const pool_options& options, int worker_depth);
   void release_workers(bool kill_running);
+  /// The progress thread: drives the engine whenever no other thread does.
   void run();
+  /// One round of the engine; drive_mutex_ must be held. Never throws: a failure
+  /// breaks the pool and fails its jobs.
+  bool progress_once();
+  /// Runs progress_once() if no other thread is driving; true if it did work.
+  bool try_progress();
   bool take_submissions();
   bool dispatch();
   bool assign_chunk(int worker, byte_buffer& message);
@@ -96,7 +108,8 @@ class manager final : public executor {
   const std::size_t fixed_window_;
   std::vector<origin> identities_;
 
-  // Owned by the progress thread.
+  // Owned by whoever holds drive_mutex_.
+  std::mutex drive_mutex_;
   std::list<job_record> jobs_;
   std::list<job_iterator> feeding_;   // jobs that may still hand out chunks, oldest first
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
@@ -105,6 +118,8 @@ class manager final : public executor {
   std::vector<worker_record> worker_states_;
   std::uint64_t next_chunk_id_ = 1;
   std::size_t next_worker_ = 0;
+  std::atomic<bool> engine_idle_{true};
+  std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests
 
   // Shared with user threads, under mutex_.
   std::mutex mutex_;
@@ -116,12 +131,9 @@ class manager final : public executor {
   bool closed_ = false;
   bool terminating_ = false;
   bool shutting_down_ = false;
-  std::exception_ptr broken_;  // set if the progress thread failed
+  std::exception_ptr broken_;  // set if the engine failed
 
   std::thread progress_;
 };
-
-/// True on a pool's progress thread, where blocking on a pool result would deadlock.
-bool on_progress_thread();
 
 }  // namespace mpipool::detail

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "backoff.hpp"
+#include "timer_slack.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
@@ -21,12 +22,13 @@ constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
 worker::worker(link& master, origin identity) : master_(master), identity_(std::move(identity)) {}
 
 void worker::serve() {
+  set_fine_timer_slack();
   backoff idle;
   for (;;) {
     master_.progress_sends();
     auto incoming = master_.receive(0);
     if (!incoming) {
-      std::this_thread::sleep_for(idle.next_sleep());
+      idle.pause();
       continue;
     }
     idle.reset();
@@ -153,7 +155,7 @@ void worker::send_released() {
   // The master may stop or disconnect right after "released": let it leave first.
   backoff idle;
   while (master_.sends_pending()) {
-    if (!master_.progress_sends()) std::this_thread::sleep_for(idle.next_sleep());
+    if (!master_.progress_sends()) idle.pause();
   }
 }
 

@@ -3,7 +3,7 @@
 // outcome<T> is one item's result-or-error, for callers who want every item.
 
 #include <chrono>
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -15,6 +15,7 @@
 #include <utility>
 #include <variant>
 
+#include "mpipool/detail/driver.hpp"
 #include "mpipool/errors.hpp"
 
 namespace mpipool {
@@ -30,16 +31,18 @@ void visit_error(const std::exception_ptr& error, const std::function<void(const
 std::string error_message(const std::exception_ptr& error);
 
 /// Readiness, waiting and error reporting shared by every result type.
-class state_base {
+class state_base : public std::enable_shared_from_this<state_base> {
  public:
   state_base() = default;
   state_base(const state_base&) = delete;
   state_base& operator=(const state_base&) = delete;
   virtual ~state_base();
 
-  [[nodiscard]] bool ready() const;
+  [[nodiscard]] bool ready() const { return ready_.load(std::memory_order_acquire); }
   void wait() const;
   [[nodiscard]] bool wait_for(std::chrono::nanoseconds timeout) const;
+  /// Waiting threads drive this engine instead of sleeping until it delivers.
+  void set_driver(std::weak_ptr<progress_driver> driver) { driver_ = std::move(driver); }
   /// Throws the stored error, if any; marks it as seen.
   void rethrow_if_failed() const;
   [[nodiscard]] bool failed() const;
@@ -52,10 +55,12 @@ class state_base {
   /// Marks the state ready and runs callbacks; called by set_value/fail.
   void complete(std::unique_lock<std::mutex>& lock);
   virtual void run_success_callback() = 0;
+  [[nodiscard]] virtual bool has_callback() const = 0;
+  std::shared_ptr<state_base> keep_alive() { return shared_from_this(); }
 
   mutable std::mutex mutex_;
-  mutable std::condition_variable ready_cv_;
-  bool ready_ = false;
+  std::atomic<bool> ready_{false};
+  std::weak_ptr<progress_driver> driver_;
   std::exception_ptr error_;
   mutable bool error_seen_ = false;
   std::function<void(const mpipool::error&)> error_callback_;
@@ -68,7 +73,7 @@ class result_state final : public state_base {
  public:
   void set_value(stored_t<T> value) {
     std::unique_lock lock(mutex_);
-    if (ready_) return;  // a late duplicate: the first answer wins
+    if (ready_.load(std::memory_order_relaxed)) return;  // a late duplicate: the first answer wins
     value_.emplace(std::move(value));
     complete(lock);
   }
@@ -79,18 +84,20 @@ class result_state final : public state_base {
   }
   void set_callback(std::function<void(const stored_t<T>&)> callback) {
     std::unique_lock lock(mutex_);
-    if (!ready_) {
+    if (!ready_.load(std::memory_order_relaxed)) {
       callback_ = std::move(callback);
       return;
     }
+    const bool succeeded = error_ == nullptr;
     lock.unlock();
-    if (!failed() && callback) callback(*value_);
+    if (succeeded && callback) callback(*value_);
   }
 
  private:
   void run_success_callback() override {
     if (callback_) callback_(*value_);
   }
+  bool has_callback() const override { return static_cast<bool>(callback_); }
   std::optional<stored_t<T>> value_;
   std::function<void(const stored_t<T>&)> callback_;
 };

@@ -223,6 +223,7 @@ class pool {
     auto settings = settings_for(detail::erase(f), options);
     auto state = std::make_shared<detail::result_state<detail::result_of_t<F>>>();
     state->set_task(settings.task);
+    state->set_driver(executor_);
     detail::encoded_chunk chunk;
     const typename traits::args converted(std::forward<Args>(args)...);
     std::apply([&chunk](const auto&... values) { detail::append_item(chunk, values...); }, converted);
@@ -257,6 +258,7 @@ class pool {
       if (chunk.count != 0) chunks.add(std::move(chunk));
       auto state = std::make_shared<detail::result_state<output>>();
       state->set_task(settings.task);
+      state->set_driver(executor_);
       engine().submit(std::make_shared<job_type>(settings, std::move(chunks), count, state));
       return state;
     }
@@ -269,7 +271,7 @@ class pool {
     static_assert(detail::function_traits<F>::arity == 1, "imap needs a one-argument task");
     auto settings = settings_for(detail::erase(f), options);
     const std::size_t chunksize = options.chunksize != 0 ? options.chunksize : 1;
-    auto buffer = std::make_shared<detail::stream_buffer<R>>(ordered, stream_window(chunksize));
+    auto buffer = std::make_shared<detail::stream_buffer<R>>(ordered, stream_window(chunksize), executor_);
     engine().submit(std::make_shared<detail::stream_job<R, detail::first_arg_t<F>, view>>(
         settings, std::views::all(std::forward<Range>(items)), chunksize, buffer));
     return imap_range<R>(std::move(buffer), executor_);

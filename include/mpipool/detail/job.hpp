@@ -12,6 +12,7 @@
 #include <string>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/detail/driver.hpp"
 #include "mpipool/task.hpp"
 
 namespace mpipool::detail {
@@ -69,10 +70,10 @@ class job {
 };
 
 /// Runs jobs on workers. Implemented by the MPI engine, and by the proxy a
-/// supervised task process uses to reach its rank.
-class executor {
+/// supervised task process uses to reach its rank. Threads waiting for results
+/// drive it (progress_driver).
+class executor : public progress_driver {
  public:
-  virtual ~executor() = default;
   /// Queues a job; throws pool_closed after close() or terminate().
   virtual void submit(std::shared_ptr<job> work) = 0;
   [[nodiscard]] virtual std::size_t workers() const = 0;

@@ -3,7 +3,6 @@
 // engine's thread, and stops pulling while too many results wait unread, so
 // mapping over ten million items holds only a window of them in memory.
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -25,7 +24,8 @@ namespace mpipool::detail {
 template <class R>
 class stream_buffer {
  public:
-  stream_buffer(bool ordered, std::size_t limit) : ordered_(ordered), limit_(limit) {}
+  stream_buffer(bool ordered, std::size_t limit, std::weak_ptr<progress_driver> driver)
+      : ordered_(ordered), limit_(limit), driver_(std::move(driver)) {}
 
   // Producer side (engine thread).
   [[nodiscard]] bool has_room() {
@@ -43,24 +43,18 @@ class stream_buffer {
     issued_ += items;
   }
   void push(std::uint64_t index, outcome<R> item) {
-    {
-      std::lock_guard lock(mutex_);
-      if (cancelled_) return;
-      if (ordered_) {
-        by_index_.emplace(index, std::move(item));
-      } else {
-        arrived_.push_back(std::move(item));
-      }
+    std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    if (ordered_) {
+      by_index_.emplace(index, std::move(item));
+    } else {
+      arrived_.push_back(std::move(item));
     }
-    cv_.notify_all();
   }
   void finish(std::exception_ptr error = nullptr) {
-    {
-      std::lock_guard lock(mutex_);
-      finished_ = true;
-      abandoned_ = std::move(error);
-    }
-    cv_.notify_all();
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    abandoned_ = std::move(error);
   }
 
   /// The consumer stops reading: no more input is pulled, and what arrives is dropped.
@@ -74,8 +68,9 @@ class stream_buffer {
   /// Consumer side: the next outcome, or nullopt at the end. Blocks until one is
   /// ready. Sets `freed_blocked_producer` when the producer waits for this room.
   std::optional<outcome<R>> pop(bool& freed_blocked_producer) {
-    std::unique_lock lock(mutex_);
     for (;;) {
+      wait_until(driver_, [this] { return poppable(); }, progress_driver::clock::time_point::max());
+      std::unique_lock lock(mutex_);
       std::optional<outcome<R>> item;
       if (ordered_) {
         auto head = by_index_.find(next_index_);
@@ -95,13 +90,18 @@ class stream_buffer {
       }
       if (abandoned_) std::rethrow_exception(abandoned_);
       if (finished_ && consumed_ == issued_) return std::nullopt;
-      cv_.wait(lock);
     }
   }
 
  private:
+  /// True when pop() has something to return: an item, an error, or the end.
+  bool poppable() {
+    std::lock_guard lock(mutex_);
+    const bool has_item = ordered_ ? by_index_.count(next_index_) != 0 : !arrived_.empty();
+    return has_item || abandoned_ || (finished_ && consumed_ == issued_);
+  }
+
   std::mutex mutex_;
-  std::condition_variable cv_;
   const bool ordered_;
   const std::size_t limit_;
   std::size_t issued_ = 0;
@@ -113,6 +113,7 @@ class stream_buffer {
   std::exception_ptr abandoned_;
   std::map<std::uint64_t, outcome<R>> by_index_;
   std::deque<outcome<R>> arrived_;
+  std::weak_ptr<progress_driver> driver_;
 };
 
 /// `Arg` is the task's parameter type; each input element is converted to it.

@@ -1,0 +1,51 @@
+// Counts what the master sends, through the MPI profiling interface: this binary
+// defines MPI_Isend and forwards it to PMPI_Isend.
+
+#include <catch2/catch.hpp>
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "mpi_main.hpp"
+#include "tasks.hpp"
+#include "wire.hpp"
+
+namespace {
+std::atomic<std::uint32_t> most_chunks_in_one_message{0};
+std::atomic<std::uint64_t> task_messages{0};
+}  // namespace
+
+extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+                         MPI_Request* request) {
+  if (tag == mpipool::detail::wire::tag_tasks && count >= 4) {
+    std::uint32_t chunks = 0;
+    std::memcpy(&chunks, buffer, sizeof chunks);
+    std::uint32_t seen = most_chunks_in_one_message.load();
+    while (chunks > seen && !most_chunks_in_one_message.compare_exchange_weak(seen, chunks)) {
+    }
+    ++task_messages;
+  }
+  return PMPI_Isend(buffer, count, type, dest, tag, comm, request);
+}
+
+TEST_CASE("each worker gets several chunks before it returns any result", "[pipelining]") {
+  auto pool = static_pool();
+  most_chunks_in_one_message = 0;
+  std::vector<int> xs(2000, 3);
+  const auto ys = pool.map(square, xs, {.chunksize = 1});
+  CHECK(ys == std::vector<int>(2000, 9));
+  // The first message to an idle worker already carries a second chunk, so the
+  // worker never waits for a round trip to the master between tasks.
+  CHECK(most_chunks_in_one_message.load() >= 2);
+}
+
+TEST_CASE("chunks to one worker share a message instead of one message per task", "[pipelining]") {
+  auto pool = static_pool();
+  task_messages = 0;
+  std::vector<int> xs(2000, 1);
+  pool.map(square, xs, {.chunksize = 1});
+  CHECK(task_messages.load() < 2000);
+}
