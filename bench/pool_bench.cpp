@@ -3,10 +3,15 @@
 //   mpirun -n 3 pool_bench tasks <items> <chunksize|0=default>   items/s
 //   mpirun -n 2 pool_bench roundtrip <calls>                       microseconds per apply
 //   mpirun -n 3 pool_bench idle <seconds>                          master CPU s / wall s while 2 tasks compute
+//   mpirun -n 2 pool_bench spawn <repeats>                          seconds to start a 2-worker sub-pool in a task:
+//                                                                   cold, warm, and a bare MPI_Comm_spawn
 // Options after the workload: --mode direct|supervised.
 // Prints one CSV row: workload,workers,value,unit
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
@@ -43,12 +48,62 @@ double process_cpu_seconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/// A bare spawned child: MPI_Init, answer one ping, leave. No mpipool at all.
+int bare_child(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm parent = MPI_COMM_NULL;
+  MPI_Comm_get_parent(&parent);
+  int ping = 0;
+  MPI_Recv(&ping, 1, MPI_INT, 0, 0, parent, MPI_STATUS_IGNORE);
+  MPI_Send(&ping, 1, MPI_INT, 0, 0, parent);
+  MPI_Comm_disconnect(&parent);
+  MPI_Finalize();
+  return 0;
+}
+
+/// Seconds for MPI_Comm_spawn of `workers` bare children plus one ping to each.
+double bare_spawn(int workers) {
+  char path[4096];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+  path[length > 0 ? length : 0] = '\0';
+  char flag[] = "--bare-child";
+  char* child_argv[] = {flag, nullptr};
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
+  const auto start = std::chrono::steady_clock::now();
+  MPI_Comm children = MPI_COMM_NULL;
+  MPI_Comm_spawn(path, child_argv, workers, info, 0, MPI_COMM_SELF, &children, MPI_ERRCODES_IGNORE);
+  for (int w = 0; w < workers; ++w) {
+    int ping = w;
+    MPI_Send(&ping, 1, MPI_INT, w, 0, children);
+    MPI_Recv(&ping, 1, MPI_INT, w, 0, children, MPI_STATUS_IGNORE);
+  }
+  const double elapsed = seconds_since(start);
+  MPI_Comm_disconnect(&children);
+  MPI_Info_free(&info);
+  return elapsed;
+}
+
+/// Seconds to open a sub-pool of `workers` and run one task on it; warm reuses the last one.
+double subpool_start(int workers, bool warm) {
+  if (!warm) mpipool::stop_warm_workers();
+  const auto start = std::chrono::steady_clock::now();
+  mpipool::pool sub(static_cast<std::size_t>(workers), {.spawn = {.oversubscribe = true}});
+  const double elapsed = seconds_since(start);
+  if (sub.apply(noop, 1) != 1) return -1;
+  return elapsed;
+}
+
 }  // namespace
 
 MPIPOOL_TASK(noop);
 MPIPOOL_TASK(compute_for);
+MPIPOOL_TASK(bare_spawn);
+MPIPOOL_TASK(subpool_start);
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--bare-child") == 0) return bare_child(argc, argv);
   mpipool::environment env(argc, argv);
   if (env.is_worker()) return env.serve();
   const std::string workload = argc > 1 ? argv[1] : "tasks";
@@ -97,6 +152,22 @@ int main(int argc, char** argv) {
     b.get();
     const double wall = seconds_since(start);
     std::printf("idle,%d,%.4f,cpu/wall\n", workers, (process_cpu_seconds() - cpu_before) / wall);
+  } else if (workload == "subroundtrip") {
+    // Round trips to spawned workers (TCP between parent and children).
+    mpipool::pool sub(1, {.mode = options.mode, .spawn = {.oversubscribe = true}});
+    for (int i = 0; i < 100; ++i) sub.apply(noop, i);
+    const long calls = arg(2, 2000);
+    const auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < calls; ++i) sub.apply(noop, static_cast<int>(i));
+    std::printf("subroundtrip,1,%.3f,us\n", seconds_since(start) / static_cast<double>(calls) * 1e6);
+  } else if (workload == "spawn") {
+    const long repeats = arg(2, 5);
+    for (long r = 0; r < repeats; ++r) {
+      // Each measured inside a task on a static worker, as a nested pool would be.
+      std::printf("spawn_bare,%d,%.4f,s\n", workers, pool.apply(bare_spawn, 2));
+      std::printf("spawn_cold,%d,%.4f,s\n", workers, pool.apply(subpool_start, 2, false));
+      std::printf("spawn_warm,%d,%.6f,s\n", workers, pool.apply(subpool_start, 2, true));
+    }
   }
   return 0;
 }

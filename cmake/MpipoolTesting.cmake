@@ -3,23 +3,29 @@
 # Running as root inside containers and CI needs Open MPI's explicit consent.
 set(MPIPOOL_TEST_ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 
-# mpipool_add_mpi_test(<name> <target> RANKS 2 3 4 [TIMEOUT s] [LABELS ...] [ARGS ...])
-# Adds <name>.np<N> running `mpiexec -n N --oversubscribe <target> ARGS` for each N.
+# mpipool_add_mpi_test(<name> <target> RANKS 2 3 4 [TIMEOUT s] [LABELS ...] [ENV VAR=value ...] [ARGS ...])
+# Adds <name>.np<N> running `mpiexec -n N --oversubscribe [-x VAR] <target> ARGS` for each N.
+# ENV variables are set for mpiexec and exported to every rank (and spawned process) with -x.
 function(mpipool_add_mpi_test name target)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "RANKS;LABELS;ARGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "RANKS;LABELS;ENV;ARGS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  set(exports)
+  foreach(assignment IN LISTS ARG_ENV)
+    string(REGEX REPLACE "=.*" "" variable "${assignment}")
+    list(APPEND exports -x ${variable})
+  endforeach()
   foreach(ranks IN LISTS ARG_RANKS)
     set(test_name ${name}.np${ranks})
     add_test(NAME ${test_name}
-      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ranks} --oversubscribe ${MPIEXEC_PREFLAGS}
+      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ranks} --oversubscribe ${exports} ${MPIEXEC_PREFLAGS}
               $<TARGET_FILE:${target}> ${MPIEXEC_POSTFLAGS} ${ARG_ARGS})
     set_tests_properties(${test_name} PROPERTIES
       TIMEOUT ${ARG_TIMEOUT}
       PROCESSORS ${ranks}
       LABELS "mpi;${ARG_LABELS}"
-      ENVIRONMENT "${MPIPOOL_TEST_ENVIRONMENT}")
+      ENVIRONMENT "${MPIPOOL_TEST_ENVIRONMENT};${ARG_ENV}")
   endforeach()
 endfunction()
 

@@ -20,7 +20,12 @@ class backoff {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit backoff(std::chrono::microseconds cap = std::chrono::microseconds(1000)) : cap_(cap) {
+  /// Naps grow to `cap`; with `patience`, they stay below `early_cap` until the
+  /// loop has been idle that long (a worker between pools expects the next one soon).
+  explicit backoff(std::chrono::microseconds cap = std::chrono::microseconds(1000),
+                   std::chrono::microseconds early_cap = std::chrono::microseconds(1000),
+                   std::chrono::milliseconds patience = std::chrono::milliseconds(0))
+      : cap_(cap), early_cap_(early_cap), patience_(patience) {
     if (const char* spin = std::getenv("MPIPOOL_SPIN_US")) spin_for_ = std::chrono::microseconds(std::atol(spin));
   }
 
@@ -54,14 +59,18 @@ class backoff {
   std::chrono::microseconds next_sleep() {
     const auto now = clock::now();
     if (idle_since_ == clock::time_point{}) idle_since_ = now;
-    if (now - idle_since_ < spin_for_) return std::chrono::microseconds(0);
-    sleep_ = std::clamp(sleep_ * 2, std::chrono::microseconds(1), cap_);
+    const auto idle_for = now - idle_since_;
+    if (idle_for < spin_for_) return std::chrono::microseconds(0);
+    const auto cap = idle_for < patience_ ? std::min(early_cap_, cap_) : cap_;
+    sleep_ = std::clamp(sleep_ * 2, std::chrono::microseconds(1), cap);
     return sleep_;
   }
 
  private:
   std::chrono::microseconds spin_for_{200};
   std::chrono::microseconds cap_;
+  std::chrono::microseconds early_cap_;
+  clock::duration patience_;
   clock::time_point idle_since_{};
   std::chrono::microseconds sleep_{0};
 };

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "allocation.hpp"
 #include "backoff.hpp"
+#include "crew.hpp"
 #include "mpi_check.hpp"
 #include "wire.hpp"
 
@@ -62,6 +64,8 @@ context::context(int& argc, char**& argv) {
   identity_.host = node_name();
   identity_.pid = static_cast<long>(::getpid());
   identity_.depth = 0;
+  max_depth_ = configured_max_depth();
+  for (int i = 1; i < argc; ++i) arguments_.emplace_back(argv[i]);
 
   MPI_Comm parent = MPI_COMM_NULL;
   check(MPI_Comm_get_parent(&parent), "MPI_Comm_get_parent");
@@ -69,19 +73,55 @@ context::context(int& argc, char**& argv) {
     role_ = process_role::spawned_worker;
     parent_link_ = std::make_unique<link>(parent);
     parent_link_->disconnect_on_close();
-  } else if (world_size_ > 1) {
-    role_ = rank == 0 ? process_role::master : process_role::static_worker;
-    static_link_ = std::make_unique<link>(make_static_intercomm(rank));
+  } else {
+    gather_world_hosts();
+    if (world_size_ > 1) {
+      role_ = rank == 0 ? process_role::master : process_role::static_worker;
+      static_link_ = std::make_unique<link>(make_static_intercomm(rank));
+    }
   }
   the_context = this;
 }
 
 context::~context() {
+  closing_ = true;
+  stop_warm_crews();
   if (role_ == process_role::master) stop_static_workers();
   static_link_.reset();
   parent_link_.reset();
   the_context = nullptr;
   if (owns_mpi_) MPI_Finalize();
+}
+
+void context::gather_world_hosts() {
+  // Collective over the world, once: the root needs every rank's node for its ledger.
+  constexpr int width = 256;
+  std::string mine = identity_.host.substr(0, width - 1);
+  mine.resize(width, '\0');
+  std::vector<char> all(identity_.rank == 0 ? static_cast<std::size_t>(width * world_size_) : 0);
+  check(MPI_Gather(mine.data(), width, MPI_CHAR, all.data(), width, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Gather");
+  if (identity_.rank != 0) return;
+  for (int r = 0; r < world_size_; ++r) world_hosts_.emplace_back(all.data() + r * width);
+}
+
+ledger& context::root_ledger() {
+  std::call_once(ledger_once_, [this] {
+    int* universe = nullptr;
+    int found = 0;
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &found);
+    const auto slots = discover_allocation(read_environment(), identity_.host,
+                                           found != 0 && universe != nullptr ? static_cast<std::uint32_t>(*universe) : 0,
+                                           std::thread::hardware_concurrency());
+    ledger_ = std::make_unique<ledger>(slots);
+    for (const auto& host : world_hosts_) ledger_->occupy(host);
+  });
+  return *ledger_;
+}
+
+int configured_max_depth() {
+  const char* text = std::getenv("MPIPOOL_MAX_DEPTH");
+  const int depth = text != nullptr ? std::atoi(text) : 0;
+  return depth > 0 ? depth : 8;
 }
 
 context& context::current() {

@@ -46,4 +46,6 @@ int environment::rank() const { return detail::context::current().identity().ran
 
 int environment::size() const { return detail::context::current().world_size(); }
 
+int nesting_depth() { return detail::context::current().depth(); }
+
 }  // namespace mpipool

@@ -47,6 +47,7 @@ void link::post(int dest, int tag, const std::byte* data, std::size_t size, std:
 
 void link::send(int dest, int tag, byte_buffer body) {
   auto owner = std::make_shared<byte_buffer>(std::move(body));
+  std::lock_guard lock(sends_mutex_);  // the parts of a split message must not interleave with others
   const std::size_t limit = max_part_bytes();
   if (owner->size() <= limit) {
     const std::byte* data = owner->data();
@@ -66,6 +67,7 @@ void link::send(int dest, int tag, byte_buffer body) {
 }
 
 bool link::progress_sends() {
+  std::lock_guard lock(sends_mutex_);
   if (requests_.empty()) return false;
   int done = 0;
   completed_.resize(requests_.size());

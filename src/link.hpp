@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct message {
   byte_buffer body;
 };
 
+/// Sends may come from several threads (a task's sub-pool returns slots while the
+/// worker loop runs); a mutex guards the pending-send lists.
 class link {
  public:
   /// Takes ownership of `comm`: sets MPI_ERRORS_RETURN on it and frees it on destruction.
@@ -36,7 +39,10 @@ class link {
   void send(int dest, int tag, byte_buffer body);
   /// Completes finished sends; true if any completed.
   bool progress_sends();
-  [[nodiscard]] bool sends_pending() const { return !requests_.empty(); }
+  [[nodiscard]] bool sends_pending() const {
+    std::lock_guard lock(sends_mutex_);
+    return !requests_.empty();
+  }
 
   /// The next whole message from `source` (any source by default), if one has arrived.
   std::optional<message> receive(int source = MPI_ANY_SOURCE);
@@ -49,6 +55,7 @@ class link {
   static std::size_t max_part_bytes();
 
  private:
+  /// Starts one MPI_Isend; sends_mutex_ must be held.
   void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner);
 
   MPI_Comm comm_;
@@ -57,6 +64,7 @@ class link {
   std::vector<MPI_Request> requests_;
   std::vector<std::shared_ptr<byte_buffer>> owners_;
   std::vector<int> completed_;  // scratch for MPI_Testsome
+  mutable std::mutex sends_mutex_;
 };
 
 }  // namespace mpipool::detail

@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "backoff.hpp"
+#include "context.hpp"
+#include "slots.hpp"
 #include "timer_slack.hpp"
 #include "error_record.hpp"
 #include "mpipool/task.hpp"
@@ -37,12 +39,14 @@ constexpr int max_messages_per_round = 64;
 
 }  // namespace
 
-manager::manager(link& workers, std::shared_ptr<void> owned, const pool_options& options, int worker_depth)
+manager::manager(link& workers, std::shared_ptr<session_owner> owner, const pool_options& options,
+                 int worker_depth)
     : link_(workers),
-      owned_(std::move(owned)),
+      owner_(std::move(owner)),
       worker_count_(static_cast<std::size_t>(workers.remote_size())),
       fixed_window_(options.prefetch),
-      worker_states_(worker_count_) {
+      worker_states_(worker_count_),
+      grants_(worker_count_) {
   for (auto& state : worker_states_) state.window = fixed_window_ != 0 ? fixed_window_ : min_window;
   handshake(options, worker_depth);
   progress_ = std::thread([this] { run(); });
@@ -56,6 +60,7 @@ manager::~manager() {
   }
   work_cv_.notify_all();
   if (progress_.joinable()) progress_.join();
+  if (owner_) owner_->session_ended(released_cleanly_);
 }
 
 void manager::handshake(const pool_options& options, int worker_depth) {
@@ -64,6 +69,7 @@ void manager::handshake(const pool_options& options, int worker_depth) {
   init.mode = options.mode;
   init.maxtasksperchild = options.maxtasksperchild;
   init.depth = worker_depth;
+  init.max_depth = context::current().max_depth();
   init.workers = static_cast<std::int32_t>(worker_count_);
   init.initializer = options.initializer;
   const byte_buffer body = wire::encode(init);
@@ -74,7 +80,7 @@ void manager::handshake(const pool_options& options, int worker_depth) {
   std::size_t answers = 0;
   std::exception_ptr failure;
   const auto deadline = clock::now() + start_timeout();
-  backoff idle;
+  backoff idle(std::chrono::microseconds(50));  // the answers are due within microseconds
   while (answers < worker_count_) {
     link_.progress_sends();
     auto incoming = link_.receive();
@@ -124,7 +130,7 @@ void manager::release_workers(bool kill_running) {
     ++expected;
   }
   // Results still on their way are dropped; "released" is the last message of the session.
-  backoff idle;
+  backoff idle(std::chrono::microseconds(1000), std::chrono::microseconds(50), std::chrono::milliseconds(20));
   while (expected > 0) {
     link_.progress_sends();
     auto incoming = link_.receive();
@@ -133,6 +139,7 @@ void manager::release_workers(bool kill_running) {
       continue;
     }
     idle.reset();
+    if (serve_slots(*incoming)) continue;  // a task ending late may still return its sub-pool's slots
     if (incoming->tag == wire::tag_released) --expected;
   }
   while (link_.sends_pending()) {
@@ -298,6 +305,7 @@ void manager::run() {
   if (kill_running) abandon_all(std::make_exception_ptr(pool_closed("the pool was terminated")));
   try {
     release_workers(kill_running);
+    released_cleanly_ = true;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpipool: warning: releasing the workers failed: %s\n", e.what());
   }
@@ -415,7 +423,7 @@ bool manager::receive() {
     any = true;
     if (incoming->tag == wire::tag_results) {
       on_results(incoming->source, incoming->body);
-    } else {
+    } else if (!serve_slots(*incoming)) {
       std::fprintf(stderr, "mpipool: warning: unexpected message (tag %d) from worker %d ignored\n", incoming->tag,
                    incoming->source);
     }
@@ -439,6 +447,30 @@ void manager::on_results(int worker, const byte_buffer& body) {
   } catch (const serialization_error& e) {
     std::fprintf(stderr, "mpipool: warning: malformed results from worker %d ignored: %s\n", worker, e.what());
   }
+}
+
+bool manager::serve_slots(message& incoming) {
+  auto& held = grants_[static_cast<std::size_t>(incoming.source)];
+  if (incoming.tag == wire::tag_slot_request) {
+    slot_grant granted;
+    bool ok = false;
+    link_.send(incoming.source, wire::tag_slot_reply, answer_slot_request(incoming.body.view(), granted, ok));
+    if (ok) held.push_back(granted);
+    return true;
+  }
+  if (incoming.tag == wire::tag_slot_return) {
+    byte_reader in(incoming.body.view());
+    const slot_grant returned = get_grant(in);
+    return_slots(returned);
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      if (it->places.size() == returned.places.size() && it->describe() == returned.describe()) {
+        held.erase(it);
+        break;
+      }
+    }
+    return true;
+  }
+  return false;
 }
 
 void manager::settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,

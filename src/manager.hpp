@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crew.hpp"
+#include "ledger.hpp"
 #include "link.hpp"
 #include "mpipool/detail/job.hpp"
 #include "mpipool/errors.hpp"
@@ -33,9 +35,9 @@ namespace mpipool::detail {
 class manager final : public executor {
  public:
   /// Starts a session on the workers behind `workers` (INIT, then READY from each)
-  /// and the progress thread. `owned` keeps a spawned pool's link alive; `on_release`
-  /// runs after the workers were released (a spawned pool stops or parks them there).
-  manager(link& workers, std::shared_ptr<void> owned, const pool_options& options, int worker_depth);
+  /// and the progress thread. `owner` is told when the session ends, after the
+  /// workers were released (a dynamic pool then parks or stops its crew).
+  manager(link& workers, std::shared_ptr<session_owner> owner, const pool_options& options, int worker_depth);
   ~manager() override;
 
   void submit(std::shared_ptr<job> work) override;
@@ -93,6 +95,8 @@ class manager final : public executor {
   bool next_chunk_for(int worker, std::uint64_t& chunk_id);
   bool receive();
   void on_results(int worker, const byte_buffer& body);
+  /// Slot requests and returns from workers whose tasks open sub-pools; true if `incoming` was one.
+  bool serve_slots(message& incoming);
   void settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
               std::span<const std::byte> payload);
   void retry_item(chunk_record& chunk, std::uint32_t item);
@@ -103,7 +107,8 @@ class manager final : public executor {
   [[nodiscard]] bool idle() const;
 
   link& link_;
-  std::shared_ptr<void> owned_;
+  std::shared_ptr<session_owner> owner_;
+  bool released_cleanly_ = false;
   const std::size_t worker_count_;
   const std::size_t fixed_window_;
   std::vector<origin> identities_;
@@ -116,6 +121,7 @@ class manager final : public executor {
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
   std::deque<std::uint64_t> retries_;
   std::vector<worker_record> worker_states_;
+  std::vector<std::vector<slot_grant>> grants_;  // slots held by each worker's sub-pools
   std::uint64_t next_chunk_id_ = 1;
   std::size_t next_worker_ = 0;
   std::atomic<bool> engine_idle_{true};

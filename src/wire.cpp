@@ -23,6 +23,7 @@ byte_buffer encode(const session_init& init) {
   out.put(static_cast<std::uint8_t>(init.mode));
   out.put(init.maxtasksperchild);
   out.put(init.depth);
+  out.put(init.max_depth);
   out.put(init.workers);
   out.put<std::uint8_t>(init.initializer ? 1 : 0);
   if (init.initializer) {
@@ -44,6 +45,7 @@ session_init decode_init(byte_reader& in) {
   init.mode = static_cast<execution>(in.get<std::uint8_t>());
   init.maxtasksperchild = in.get<std::uint64_t>();
   init.depth = in.get<std::int32_t>();
+  init.max_depth = in.get<std::int32_t>();
   init.workers = in.get<std::int32_t>();
   if (in.get<std::uint8_t>() != 0) {
     bound_call call;

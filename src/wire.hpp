@@ -25,6 +25,9 @@ enum tag : int {
   tag_released = 6,  // worker -> master: nothing more of this session will follow
   tag_stop = 7,      // master -> worker: leave serve()
   tag_part = 8,      // a continuation part of a message too large for one send
+  tag_slot_request = 9,   // worker -> master: reserve slots for a sub-pool (forwarded up to the root)
+  tag_slot_reply = 10,    // master -> worker: the grant, or why not
+  tag_slot_return = 11,   // worker -> master: a sub-pool ended; its slots are free again
 };
 
 /// Added to a tag when the message is the first part of a split message.
@@ -42,6 +45,7 @@ struct session_init {
   execution mode = execution::direct;
   std::uint64_t maxtasksperchild = 0;
   std::int32_t depth = 1;    // nesting depth of the workers of this pool
+  std::int32_t max_depth = 8;  // deepest pool a task may open (guards runaway recursion)
   std::int32_t workers = 0;  // size of the pool
   std::optional<bound_call> initializer;
 };

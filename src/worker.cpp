@@ -3,6 +3,8 @@
 #include <thread>
 
 #include "backoff.hpp"
+#include "context.hpp"
+#include "crew.hpp"
 #include "timer_slack.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
@@ -23,11 +25,18 @@ worker::worker(link& master, origin identity) : master_(master), identity_(std::
 
 void worker::serve() {
   set_fine_timer_slack();
-  backoff idle;
+  // Right after a pool ends, the next one (a warm reuse) often follows: poll
+  // every 50 us for two seconds, then settle to 1 ms naps.
+  backoff idle(std::chrono::microseconds(1000), std::chrono::microseconds(50), std::chrono::seconds(2));
+  auto next_expiry_check = std::chrono::steady_clock::now();
   for (;;) {
     master_.progress_sends();
     auto incoming = master_.receive(0);
     if (!incoming) {
+      if (std::chrono::steady_clock::now() >= next_expiry_check) {
+        expire_warm_crews();  // an idle worker should not hold warm sub-pools' slots for ever
+        next_expiry_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      }
       idle.pause();
       continue;
     }
@@ -56,6 +65,7 @@ bool worker::start_session(const message& init_message) {
     const auto init = wire::decode_init(reader);
     identity_.depth = init.depth;
     identity_.workers = init.workers;
+    context::current().set_depth(init.depth, init.max_depth);
     reply.identity = identity_;
     if (init.fingerprint != reply.fingerprint) {
       reply.ok = false;  // the master reports the mismatch

@@ -32,4 +32,11 @@ class environment {
   [[nodiscard]] int size() const;
 };
 
+/// Pool nesting depth of the calling process: 0 on the root master, 1 in its
+/// workers, 2 in the workers of a pool opened by a task, and so on.
+/// @code
+/// int depth_here(int) { return mpipool::nesting_depth(); }
+/// @endcode
+int nesting_depth();
+
 }  // namespace mpipool

@@ -284,6 +284,11 @@ class pool {
   pool_options options_;
 };
 
+/// Stops the warm workers that ended dynamic pools of this process keep for
+/// reuse, and returns their slots. Happens by itself after MPIPOOL_WARM_SECONDS
+/// (default 30) idle, when slots run short, and at exit.
+void stop_warm_workers();
+
 /// The one-call form: sets up MPI, serves on workers, and runs `body` with a pool
 /// of the static workers on rank 0. Returns the process exit code.
 /// @code
