@@ -5,43 +5,20 @@
 //
 //   mpirun -n 1 ./seed [seconds-per-unit] [seed]     (or just ./seed)
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include <mpipool/mpipool.hpp>
 
-namespace {
-double seconds_per_unit = 1.0;  // set in every process by the pools' initializer
-}
-
-void set_time_scale(double scale) { seconds_per_unit = scale; }
-MPIPOOL_TASK(set_time_scale);
-
-int sleepawhile(int t) {
-  std::printf("Sleeping %i seconds...\n", t);
-  std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::duration<double>(t * seconds_per_unit));
-  return t;
-}
-MPIPOOL_TASK(sleepawhile);
-
-std::vector<int> randints(int count, unsigned seed) {
-  std::mt19937 random(seed);
-  std::uniform_int_distribution<int> randint(1, 5);
-  std::vector<int> values(static_cast<std::size_t>(count));
-  for (int& v : values) v = randint(random);
-  return values;
-}
+#include "sleepers.hpp"
 
 /// Sleepers sleep; they do not compete for cores, so the pools may share them.
 mpipool::pool_options sleeper_pool() {
   mpipool::pool_options options;
-  options.initializer = mpipool::call(set_time_scale, seconds_per_unit);
+  options.initializer = mpipool::call(set_time_scale, sleepers::seconds_per_unit);
   options.spawn.oversubscribe = true;
   return options;
 }
@@ -58,7 +35,7 @@ MPIPOOL_TASK(work);
 int main(int argc, char** argv) try {
   mpipool::environment env(argc, argv);
   if (env.is_worker()) return env.serve();
-  seconds_per_unit = argc > 1 ? std::atof(argv[1]) : 1.0;
+  sleepers::seconds_per_unit = argc > 1 ? std::atof(argv[1]) : 1.0;
   const unsigned seed = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 7;
 
   std::printf("Creating 5 (non-daemon) workers and jobs in main process.\n");

@@ -4,29 +4,13 @@
 //
 //   mpirun -n 6 ./sleepawhile [tasks] [seconds-per-unit] [seed]
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
-#include <thread>
 #include <vector>
 
 #include <mpipool/mpipool.hpp>
 
-namespace {
-double seconds_per_unit = 1.0;  // set on every process by the initializer
-}
-
-void set_time_scale(double scale) { seconds_per_unit = scale; }
-MPIPOOL_TASK(set_time_scale);
-
-int sleepawhile(int t) {
-  std::printf("Sleeping %i seconds...\n", t);
-  std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::duration<double>(t * seconds_per_unit));
-  return t;
-}
-MPIPOOL_TASK(sleepawhile);
+#include "sleepers.hpp"
 
 int main(int argc, char** argv) {
   const int tasks = argc > 1 ? std::atoi(argv[1]) : 5;
@@ -37,10 +21,7 @@ int main(int argc, char** argv) {
   return mpipool::run(
       argc, argv,
       [&](mpipool::pool& pool) {
-        std::mt19937 random(seed);
-        std::uniform_int_distribution<int> randint(1, 5);
-        std::vector<int> times(static_cast<std::size_t>(tasks));
-        for (int& t : times) t = randint(random);
+        const std::vector<int> times = randints(tasks, seed);
         std::printf("Creating %zu workers and %d jobs.\n", pool.size(), tasks);
         std::fflush(stdout);
         const std::vector<int> result = pool.map(sleepawhile, times);
