@@ -10,7 +10,7 @@ namespace mpipool::detail {
 
 namespace {
 
-enum class error_kind : std::uint8_t { remote, lost, timeout, serialization, unknown_task };
+enum class error_kind : std::uint8_t { remote, lost, timeout, serialization, unknown_task, closed, spawn, other };
 
 void put_origin(byte_buffer& out, const origin& hop) {
   wire::put_string(out, hop.task);
@@ -64,6 +64,30 @@ void write_error(byte_buffer& out, const std::exception_ptr& error, const origin
   }
 }
 
+void write_relayed(byte_buffer& out, const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const remote_error& e) {
+    put_record(out, error_kind::remote, e.exception_type(), e.message(), e.trace());
+  } catch (const worker_lost& e) {
+    put_record(out, error_kind::lost, "mpipool::worker_lost", e.reason(), {e.where()}, e.signal(), e.exit_status());
+  } catch (const timeout_error& e) {
+    put_record(out, error_kind::timeout, "mpipool::timeout_error", e.what(), {});
+  } catch (const serialization_error& e) {
+    put_record(out, error_kind::serialization, "mpipool::serialization_error", e.what(), {});
+  } catch (const unknown_task& e) {
+    put_record(out, error_kind::unknown_task, "mpipool::unknown_task", e.what(), {});
+  } catch (const pool_closed& e) {
+    put_record(out, error_kind::closed, "mpipool::pool_closed", e.what(), {});
+  } catch (const spawn_error& e) {
+    put_record(out, error_kind::spawn, "mpipool::spawn_error", e.what(), {});
+  } catch (const std::exception& e) {
+    put_record(out, error_kind::other, demangle(typeid(e).name()), e.what(), {});
+  } catch (...) {
+    put_record(out, error_kind::other, "(unknown type)", "an exception not derived from std::exception", {});
+  }
+}
+
 void write_lost(byte_buffer& out, const std::string& reason, const origin& here, int signal, int exit_status) {
   put_record(out, error_kind::lost, "mpipool::worker_lost", reason, {here}, signal, exit_status);
 }
@@ -85,15 +109,23 @@ std::exception_ptr read_error(std::span<const std::byte> record) {
     const int signal = in.get<std::int32_t>();
     const int exit_status = in.get<std::int32_t>();
     const origin where = trace.empty() ? origin{} : trace.front();
+    // A relayed record has no trace: its message already says where.
+    const std::string text = trace.empty() ? message : message + " (" + where.describe() + ")";
     switch (kind) {
       case error_kind::lost:
         return std::make_exception_ptr(worker_lost(message, where, signal, exit_status));
       case error_kind::timeout:
-        return std::make_exception_ptr(timeout_error(message + " (" + where.describe() + ")"));
+        return std::make_exception_ptr(timeout_error(text));
       case error_kind::serialization:
-        return std::make_exception_ptr(serialization_error(message + " (" + where.describe() + ")"));
+        return std::make_exception_ptr(serialization_error(text));
       case error_kind::unknown_task:
-        return std::make_exception_ptr(unknown_task(message + " (" + where.describe() + ")"));
+        return std::make_exception_ptr(unknown_task(text));
+      case error_kind::closed:
+        return std::make_exception_ptr(pool_closed(text));
+      case error_kind::spawn:
+        return std::make_exception_ptr(spawn_error(text));
+      case error_kind::other:
+        return std::make_exception_ptr(error(type + ": " + text));
       case error_kind::remote:
         return std::make_exception_ptr(remote_error(std::move(type), std::move(message), std::move(trace)));
     }

@@ -20,6 +20,10 @@ void write_lost(byte_buffer& out, const std::string& reason, const origin& here,
 /// Writes a task stopped because it ran past its time limit.
 void write_timeout(byte_buffer& out, const std::string& reason, const origin& here);
 
+/// Writes an error as it is, adding no hop: a rank relaying its sub-pool's
+/// errors to its own task process, which is the same worker.
+void write_relayed(byte_buffer& out, const std::exception_ptr& error);
+
 /// The exception a record stands for.
 std::exception_ptr read_error(std::span<const std::byte> record);
 

@@ -45,6 +45,7 @@ remote_error::remote_error(std::string exception_type, std::string message, std:
 
 worker_lost::worker_lost(std::string reason, origin where, int signal, int exit_status)
     : error("worker lost: " + reason + " while running " + where.describe()),
+      reason_(std::move(reason)),
       where_(std::move(where)),
       signal_(signal),
       exit_status_(exit_status) {}

@@ -4,9 +4,8 @@
 #include <atomic>
 #include <cstdio>
 
-#include "context.hpp"
 #include "crew.hpp"
-#include "manager.hpp"
+#include "pool_setup.hpp"
 
 namespace mpipool {
 
@@ -28,71 +27,13 @@ int run_master(environment& env, const std::function<void(pool&)>& body, pool_op
   }
 }
 
-namespace {
-
-std::atomic<bool> static_pool_open{false};
-
-/// The static workers belong to the environment; a pool only borrows them.
-class static_session final : public session_owner {
- public:
-  ~static_session() override { static_pool_open = false; }
-  void session_ended(bool) override {}
-};
-
-void validate(const pool_options& options) {
-  if (options.retries < 0) throw error("pool_options::retries must be >= 0");
-  if (options.mode == execution::direct && options.timeout.count() > 0) {
-    throw error("a per-task timeout needs execution::supervised: a direct worker cannot stop a running task");
-  }
-  if (options.mode == execution::direct && options.maxtasksperchild > 0) {
-    throw error("maxtasksperchild needs execution::supervised: in direct mode the worker rank itself runs tasks");
-  }
-}
-
-}  // namespace
-
 }  // namespace detail
 
-pool::pool(environment& /*env*/, pool_options options) : options_(std::move(options)) {
-  auto& ctx = detail::context::current();
-  if (ctx.role() != detail::process_role::master) {
-    throw error("pool(env) opens the static workers and runs on rank 0 only; workers call env.serve() "
-                "(write `if (env.is_worker()) return env.serve();` before creating the pool)");
-  }
-  if (ctx.static_link() == nullptr) {
-    throw error("no workers: this job has only 1 rank. Start it with `mpirun -n 3 " +
-                std::string("<program>`") + " for 2 workers, or spawn workers with mpipool::pool(n)");
-  }
-  detail::validate(options_);
-  if (detail::static_pool_open.exchange(true)) {
-    throw error("a pool of the static workers is already open; close it before opening another, "
-                "or spawn more workers with mpipool::pool(n)");
-  }
-  // The flag clears when the engine goes, which may be after this pool (an imap range can outlive it).
-  auto session = std::make_shared<detail::static_session>();
-  executor_ = std::make_shared<detail::manager>(*ctx.static_link(), std::move(session), options_, 1);
-}
+pool::pool(environment& /*env*/, pool_options options)
+    : executor_(detail::make_static_executor(options)), options_(std::move(options)) {}
 
-pool::pool(std::size_t workers, pool_options options) : options_(std::move(options)) {
-  auto& ctx = detail::context::current();
-  detail::validate(options_);
-  if (workers == 0) throw spawn_error("a pool needs at least one worker");
-  const int worker_depth = ctx.depth() + 1;
-  if (worker_depth > ctx.max_depth()) {
-    throw spawn_error("pool nesting depth limit reached: a pool at depth " + std::to_string(worker_depth) +
-                      " exceeds MPIPOOL_MAX_DEPTH=" + std::to_string(ctx.max_depth()) +
-                      " (a task that opens a pool running the same task recurses for ever); raise "
-                      "MPIPOOL_MAX_DEPTH on the master if the depth is intended");
-  }
-  detail::expire_warm_crews();
-  const auto count = static_cast<std::uint32_t>(workers);
-  std::unique_ptr<detail::crew> crew;
-  if (options_.spawn.reuse) crew = detail::take_warm_crew(count, options_.spawn.hosts);
-  if (!crew) crew = detail::start_crew(count, options_.spawn);
-  auto session = std::make_shared<detail::crew_session>(std::move(crew), options_.spawn.reuse);
-  detail::link& link = session->workers();
-  executor_ = std::make_shared<detail::manager>(link, std::move(session), options_, worker_depth);
-}
+pool::pool(std::size_t workers, pool_options options)
+    : executor_(detail::make_dynamic_executor(workers, options)), options_(std::move(options)) {}
 
 void stop_warm_workers() { detail::stop_warm_crews(); }
 

@@ -41,5 +41,6 @@ wire::item_status run_item(std::uint32_t task, std::span<const std::byte> args, 
                            std::size_t payload_at, const origin& identity);
 
 std::unique_ptr<runner> make_direct_runner();
+std::unique_ptr<runner> make_supervised_runner();
 
 }  // namespace mpipool::detail

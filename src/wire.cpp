@@ -16,6 +16,26 @@ std::string get_string(byte_reader& in) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
+namespace {
+
+void put_call(byte_buffer& out, const std::optional<bound_call>& call) {
+  out.put<std::uint8_t>(call ? 1 : 0);
+  if (!call) return;
+  out.put(call->task);
+  put_blob(out, call->args.view());
+}
+
+std::optional<bound_call> get_call(byte_reader& in) {
+  if (in.get<std::uint8_t>() == 0) return std::nullopt;
+  bound_call call;
+  call.task = in.get<std::uint32_t>();
+  auto args = in.get_blob();
+  call.args.append(args.data(), args.size());
+  return call;
+}
+
+}  // namespace
+
 byte_buffer encode(const session_init& init) {
   byte_buffer out;
   out.put(init.protocol);
@@ -25,11 +45,8 @@ byte_buffer encode(const session_init& init) {
   out.put(init.depth);
   out.put(init.max_depth);
   out.put(init.workers);
-  out.put<std::uint8_t>(init.initializer ? 1 : 0);
-  if (init.initializer) {
-    out.put(init.initializer->task);
-    put_blob(out, init.initializer->args.view());
-  }
+  out.put(init.task_memory_limit);
+  put_call(out, init.initializer);
   return out;
 }
 
@@ -47,13 +64,8 @@ session_init decode_init(byte_reader& in) {
   init.depth = in.get<std::int32_t>();
   init.max_depth = in.get<std::int32_t>();
   init.workers = in.get<std::int32_t>();
-  if (in.get<std::uint8_t>() != 0) {
-    bound_call call;
-    call.task = in.get<std::uint32_t>();
-    auto args = in.get_blob();
-    call.args.append(args.data(), args.size());
-    init.initializer = std::move(call);
-  }
+  init.task_memory_limit = in.get<std::uint64_t>();
+  init.initializer = get_call(in);
   return init;
 }
 
@@ -78,6 +90,42 @@ ready_reply decode_ready(byte_reader& in) {
   auto failure = in.get_blob();
   reply.failure.append(failure.data(), failure.size());
   return reply;
+}
+
+
+void put_pool_options(byte_buffer& out, const pool_options& options) {
+  put_call(out, options.initializer);
+  out.put(static_cast<std::uint8_t>(options.mode));
+  out.put<std::int32_t>(options.retries);
+  out.put<std::int64_t>(options.timeout.count());
+  out.put<std::uint64_t>(options.maxtasksperchild);
+  out.put<std::uint64_t>(options.prefetch);
+  out.put<std::uint64_t>(options.task_memory_limit);
+  out.put<std::uint32_t>(static_cast<std::uint32_t>(options.spawn.hosts.size()));
+  for (const auto& host : options.spawn.hosts) put_string(out, host);
+  out.put<std::uint8_t>(options.spawn.soft ? 1 : 0);
+  out.put<std::uint8_t>(options.spawn.oversubscribe ? 1 : 0);
+  out.put<std::uint8_t>(options.spawn.lend_parent_slot ? 1 : 0);
+  out.put<std::uint8_t>(options.spawn.reuse ? 1 : 0);
+}
+
+pool_options get_pool_options(byte_reader& in) {
+  pool_options options;
+  options.initializer = get_call(in);
+  options.mode = static_cast<execution>(in.get<std::uint8_t>());
+  options.retries = in.get<std::int32_t>();
+  options.timeout = std::chrono::milliseconds(in.get<std::int64_t>());
+  options.maxtasksperchild = in.get<std::uint64_t>();
+  options.prefetch = in.get<std::uint64_t>();
+  options.task_memory_limit = in.get<std::uint64_t>();
+  const auto hosts = in.get<std::uint32_t>();
+  if (hosts > in.remaining()) throw serialization_error("corrupt pool options");
+  for (std::uint32_t i = 0; i < hosts; ++i) options.spawn.hosts.push_back(get_string(in));
+  options.spawn.soft = in.get<std::uint8_t>() != 0;
+  options.spawn.oversubscribe = in.get<std::uint8_t>() != 0;
+  options.spawn.lend_parent_slot = in.get<std::uint8_t>() != 0;
+  options.spawn.reuse = in.get<std::uint8_t>() != 0;
+  return options;
 }
 
 void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items) {

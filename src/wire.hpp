@@ -47,6 +47,7 @@ struct session_init {
   std::int32_t depth = 1;    // nesting depth of the workers of this pool
   std::int32_t max_depth = 8;  // deepest pool a task may open (guards runaway recursion)
   std::int32_t workers = 0;  // size of the pool
+  std::uint64_t task_memory_limit = 0;
   std::optional<bound_call> initializer;
 };
 byte_buffer encode(const session_init& init);
@@ -69,6 +70,10 @@ struct chunk_header {
   std::int64_t timeout_ms = 0;
 };
 void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items);
+
+/// Pool options travel from a task process to its rank, which opens the pool for it.
+void put_pool_options(byte_buffer& out, const pool_options& options);
+pool_options get_pool_options(byte_reader& in);
 
 /// Results are written item by item: [u64 chunk][u32 item][u8 status][blob].
 void put_result(byte_buffer& out, std::uint64_t chunk, std::uint32_t item, item_status status,

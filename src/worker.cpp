@@ -5,6 +5,7 @@
 #include "backoff.hpp"
 #include "context.hpp"
 #include "crew.hpp"
+#include "slots.hpp"
 #include "timer_slack.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
@@ -70,7 +71,7 @@ bool worker::start_session(const message& init_message) {
     if (init.fingerprint != reply.fingerprint) {
       reply.ok = false;  // the master reports the mismatch
     } else {
-      runner_ = make_direct_runner();
+      runner_ = init.mode == execution::supervised ? make_supervised_runner() : make_direct_runner();
       runner_->begin_session(init, identity_);
     }
   } catch (...) {
@@ -125,6 +126,10 @@ std::optional<worker::session_end> worker::handle(message& incoming) {
     case wire::tag_stop:
       runner_->end_session(true);
       return session_end::stopped;
+    case wire::tag_slot_reply:
+      // A sub-pool opened for our task process waits for this reply on another thread.
+      deliver_slot_reply(std::move(incoming.body));
+      return std::nullopt;
     default:
       return std::nullopt;
   }

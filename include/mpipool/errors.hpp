@@ -58,12 +58,15 @@ class remote_error : public error {
 class worker_lost : public error {
  public:
   worker_lost(std::string reason, origin where, int signal, int exit_status);
+  /// What happened, e.g. "task process killed by signal 11 (Segmentation fault)".
+  [[nodiscard]] const std::string& reason() const { return reason_; }
   [[nodiscard]] int signal() const { return signal_; }            ///< 0 when not killed by a signal
   [[nodiscard]] int exit_status() const { return exit_status_; }  ///< -1 when it did not exit
   [[nodiscard]] const origin& where() const { return where_; }
   [[nodiscard]] const std::string& task() const { return where_.task; }
 
  private:
+  std::string reason_;
   origin where_;
   int signal_;
   int exit_status_;

@@ -62,7 +62,7 @@ struct spawn_options {
 struct pool_options {
   /// Runs once in every worker (every task process) before its first task.
   std::optional<bound_call> initializer{};
-  execution mode = execution::direct;
+  execution mode = execution::supervised;
   /// Times a lost task (worker crash) is run again before its item fails.
   int retries = 0;
   /// Per-task time limit; zero means none. Needs supervised mode.
@@ -71,6 +71,9 @@ struct pool_options {
   std::size_t maxtasksperchild = 0;
   /// Chunks kept in flight per worker; zero adapts it to the task duration.
   std::size_t prefetch = 0;
+  /// Address-space limit of each task process in bytes (RLIMIT_AS); zero means none.
+  /// A task that runs out fails alone (std::bad_alloc, or worker_lost if it is killed).
+  std::size_t task_memory_limit = 0;
   /// For dynamic pools (pool(n)): placement and slots.
   spawn_options spawn{};
 };

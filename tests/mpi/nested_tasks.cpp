@@ -36,10 +36,11 @@ int fail_at_depth(int depth) {
 }
 
 long process_id(int) { return static_cast<long>(::getpid()); }
+long rank_process_id(int) { return static_cast<long>(::getppid()); }
 
 std::vector<long> subpool_pids(int workers) {
   mpipool::pool sub(static_cast<std::size_t>(workers), {.spawn = {.oversubscribe = true}});
-  auto pids = sub.map(process_id, std::vector<int>(static_cast<std::size_t>(workers) * 20, 0), {.chunksize = 1});
+  auto pids = sub.map(rank_process_id, std::vector<int>(static_cast<std::size_t>(workers) * 20, 0), {.chunksize = 1});
   std::sort(pids.begin(), pids.end());
   pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
   return pids;
@@ -63,6 +64,7 @@ MPIPOOL_TASK(squares_in_subpool);
 MPIPOOL_TASK(depths_below);
 MPIPOOL_TASK(fail_at_depth);
 MPIPOOL_TASK(process_id);
+MPIPOOL_TASK(rank_process_id);
 MPIPOOL_TASK(subpool_pids);
 MPIPOOL_TASK(recurse_forever);
 MPIPOOL_TASK(subpool_refusal);

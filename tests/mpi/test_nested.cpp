@@ -13,6 +13,22 @@ namespace {
 mpipool::pool_options shared_cores() { return {.spawn = {.oversubscribe = true}}; }
 }  // namespace
 
+namespace {
+std::size_t distinct(std::vector<long> values) {
+  std::sort(values.begin(), values.end());
+  return static_cast<std::size_t>(std::unique(values.begin(), values.end()) - values.begin());
+}
+}  // namespace
+
+TEST_CASE("supervised tasks run in a task process under each rank; direct ones in the ranks", "[nested]") {
+  // Each supervised task process has its own rank as parent; direct ranks share their launcher.
+  mpipool::pool supervised(2, shared_cores());
+  CHECK(distinct(supervised.map(rank_process_id, std::vector<int>(60, 0), {.chunksize = 1})) == 2);
+  mpipool::pool direct(2, {.mode = mpipool::execution::direct, .spawn = {.oversubscribe = true, .reuse = false}});
+  CHECK(distinct(direct.map(process_id, std::vector<int>(60, 0), {.chunksize = 1})) == 2);
+  CHECK(distinct(direct.map(rank_process_id, std::vector<int>(60, 0), {.chunksize = 1})) == 1);
+}
+
 TEST_CASE("a dynamic pool spawns its workers and runs tasks on them", "[nested]") {
   mpipool::pool pool(3, shared_cores());
   CHECK(pool.size() == 3);
@@ -55,15 +71,16 @@ TEST_CASE("an error two levels down reaches the top with its whole path", "[nest
 }
 
 TEST_CASE("a second pool of the same size reuses the warm workers", "[nested][warm]") {
+  // The worker ranks are reused; each session forks fresh task processes under them.
   std::vector<long> first;
   std::vector<long> second;
   {
     mpipool::pool pool(2, shared_cores());
-    first = pool.map(process_id, std::vector<int>(40, 0), {.chunksize = 1});
+    first = pool.map(rank_process_id, std::vector<int>(40, 0), {.chunksize = 1});
   }
   {
     mpipool::pool pool(2, shared_cores());
-    second = pool.map(process_id, std::vector<int>(40, 0), {.chunksize = 1});
+    second = pool.map(rank_process_id, std::vector<int>(40, 0), {.chunksize = 1});
   }
   std::sort(first.begin(), first.end());
   first.erase(std::unique(first.begin(), first.end()), first.end());
@@ -80,11 +97,11 @@ TEST_CASE("a warm pool is not reused after it was released", "[nested][warm]") {
   std::vector<long> first;
   {
     mpipool::pool pool(2, shared_cores());
-    first = pool.map(process_id, std::vector<int>(10, 0), {.chunksize = 1});
+    first = pool.map(rank_process_id, std::vector<int>(10, 0), {.chunksize = 1});
   }
   mpipool::stop_warm_workers();
   mpipool::pool pool(2, shared_cores());
-  for (long pid : pool.map(process_id, std::vector<int>(10, 0), {.chunksize = 1})) {
+  for (long pid : pool.map(rank_process_id, std::vector<int>(10, 0), {.chunksize = 1})) {
     CHECK(std::find(first.begin(), first.end(), pid) == first.end());
   }
 }

@@ -1,0 +1,319 @@
+// Runs tasks in a task process that this rank forks and watches. A crash, a kill
+// from outside, or running out of memory fails the one item that was running
+// (the progress board says which); items that had not run yet are sent to the
+// next task process. Timeouts and maxtasksperchild are enforced here too.
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "backoff.hpp"
+#include "error_record.hpp"
+#include "mpipool/detail/byte_reader.hpp"
+#include "mpipool/task.hpp"
+#include "proxy_broker.hpp"
+#include "runner.hpp"
+#include "task_process.hpp"
+
+namespace mpipool::detail {
+
+namespace {
+
+// Chunks written ahead into the task process's pipe, so it never waits for the rank.
+constexpr std::size_t chunks_ahead = 8;
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = ::strsignal(sig);
+    return "task process killed by signal " + std::to_string(sig) + " (" + (name != nullptr ? name : "?") + ")";
+  }
+  if (WIFEXITED(status)) return "task process exited with status " + std::to_string(WEXITSTATUS(status));
+  return "task process ended (wait status " + std::to_string(status) + ")";
+}
+
+/// The byte range of items [begin, end) inside a chunk's [u64 length][bytes]... sequence.
+std::span<const std::byte> slice_items(std::span<const std::byte> items, std::uint32_t begin, std::uint32_t end) {
+  byte_reader reader(items);
+  for (std::uint32_t i = 0; i < begin; ++i) reader.get_blob();
+  const std::size_t from = items.size() - reader.remaining();
+  for (std::uint32_t i = begin; i < end; ++i) reader.get_blob();
+  return items.subspan(from, items.size() - reader.remaining() - from);
+}
+
+class supervised_runner final : public runner {
+ public:
+  supervised_runner() {
+    static std::once_flag ignore_sigpipe;
+    // A task process that dies mid-write must not take the rank with it.
+    std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
+  }
+  ~supervised_runner() override { stop_child(true); }
+  supervised_runner(const supervised_runner&) = delete;
+  supervised_runner& operator=(const supervised_runner&) = delete;
+
+  void begin_session(const wire::session_init& init, const origin& identity) override {
+    init_ = init;
+    identity_ = identity;
+    start_child();
+    wait_for_initializer();
+  }
+
+  void end_session(bool kill_running) override {
+    pending_.clear();
+    stop_child(kill_running || !in_child_.empty());
+    in_child_.clear();
+  }
+
+  void add(task_chunk chunk) override {
+    const auto count = chunk.header.count;
+    pending_.push_back({std::move(chunk), 0, count});
+  }
+
+  bool step(result_batch& results) override {
+    bool progressed = read_child(results);
+    progressed |= watch_child(results);
+    progressed |= feed_child();
+    return progressed;
+  }
+
+  [[nodiscard]] bool busy() const override { return !pending_.empty() || !in_child_.empty(); }
+
+  void idle_wait(std::chrono::microseconds pause) override {
+    if (pause.count() == 0) {
+      backoff::relax();
+      return;
+    }
+    // Sleep in the kernel until the task process answers, or the pause is over.
+    pollfd fds[2] = {{child_.from_child, POLLIN, 0}, {child_.to_child, POLLOUT, 0}};
+    const timespec wait{0, static_cast<long>(pause.count()) * 1000};
+    ::ppoll(fds, writer_.pending() ? 2 : 1, &wait, nullptr);
+  }
+
+ private:
+  struct span_of_items {
+    task_chunk chunk;
+    std::uint32_t begin = 0;  // items [begin, end) of the chunk
+    std::uint32_t end = 0;
+    std::uint32_t next = 0;   // first item without a result (in the task process only)
+  };
+
+  void start_child() {
+    child_ = fork_task_process(init_, identity_);
+    last_pid_ = child_.pid;
+    reader_ = frame_reader();
+    writer_.clear();
+    assigned_ = 0;
+    recycling_ = false;
+    broker_ = std::make_unique<proxy_broker>(writer_, child_.to_child);
+  }
+
+  /// The first task process of a session reports its initializer before READY goes out.
+  void wait_for_initializer() {
+    for (;;) {
+      pollfd readable{child_.from_child, POLLIN, 0};
+      ::poll(&readable, 1, 100);
+      const bool open = reader_.fill(child_.from_child);
+      while (auto incoming = reader_.next()) {
+        if (incoming->kind != frame_kind::init_done) continue;
+        byte_reader in(incoming->body.view());
+        if (in.get<std::uint8_t>() != 0) return;
+        std::rethrow_exception(read_error(in.take(in.remaining())));
+      }
+      if (!open) {
+        const int status = reap(false);
+        throw error("the task process died while running the pool initializer: " + describe_exit(status));
+      }
+    }
+  }
+
+  bool feed_child() {
+    bool fed = false;
+    while (!pending_.empty() && in_child_.size() < chunks_ahead && !recycling_) {
+      auto& next = pending_.front();
+      std::uint32_t end = next.end;
+      if (init_.maxtasksperchild > 0) {
+        const std::uint64_t quota = init_.maxtasksperchild - assigned_;
+        if (quota == 0) break;
+        if (end - next.begin > quota) end = next.begin + static_cast<std::uint32_t>(quota);
+      }
+      byte_buffer out;
+      const auto start = begin_frame(out, frame_kind::chunk);
+      out.put(next.chunk.header.id);
+      out.put(next.chunk.header.task);
+      out.put(next.begin);
+      out.put(end - next.begin);
+      out.put(next.chunk.header.timeout_ms);
+      try {
+        const auto items = slice_items(next.chunk.items, next.begin, end);
+        out.append(items.data(), items.size());
+      } catch (const serialization_error&) {
+        // A malformed chunk: the task process fails each of its items.
+      }
+      end_frame(out, start);
+      writer_.queue(std::move(out));
+      in_child_.push_back({next.chunk, next.begin, end, next.begin});
+      assigned_ += end - next.begin;
+      if (end == next.end) {
+        pending_.pop_front();
+      } else {
+        next.begin = end;
+      }
+      fed = true;
+    }
+    if (writer_.pending()) writer_.flush(child_.to_child);  // a dead reader shows up in watch_child
+    return fed;
+  }
+
+  bool read_child(result_batch& results) {
+    if (!reader_.fill(child_.from_child)) child_closed_ = true;
+    bool any = false;
+    while (auto incoming = reader_.next()) {
+      any = true;
+      if (incoming->kind == frame_kind::item_result) {
+        byte_reader in(incoming->body.view());
+        const auto chunk = in.get<std::uint64_t>();
+        const auto item = in.get<std::uint32_t>();
+        const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
+        results.add(chunk, item, status, in.take(in.remaining()));
+        answered(chunk, item);
+      } else if (incoming->kind != frame_kind::init_done) {
+        broker_->handle(*incoming);  // the running task opened or uses a pool
+      }
+    }
+    return any;
+  }
+
+  void answered(std::uint64_t chunk, std::uint32_t item) {
+    for (auto it = in_child_.begin(); it != in_child_.end(); ++it) {
+      if (it->chunk.header.id != chunk || item < it->begin || item >= it->end) continue;
+      it->next = item + 1;
+      if (it->next == it->end) in_child_.erase(it);
+      return;
+    }
+  }
+
+  bool watch_child(result_batch& results) {
+    if (recycling_ && in_child_.empty()) {
+      // maxtasksperchild: its input is closed; it exits once done.
+      stop_child(false);
+      start_child();
+      return true;
+    }
+    if (!in_child_.empty() && child_.board->running.load(std::memory_order_acquire) != 0) {
+      const auto& front = in_child_.front();
+      const auto limit = std::chrono::milliseconds(front.chunk.header.timeout_ms);
+      const auto started = std::chrono::steady_clock::time_point(
+          std::chrono::steady_clock::duration(child_.board->started_ns.load(std::memory_order_relaxed)));
+      if (limit.count() > 0 && std::chrono::steady_clock::now() - started > limit) {
+        ::kill(child_.pid, SIGKILL);
+        lost(results, reap(false), "task ran longer than its timeout of " + std::to_string(limit.count()) + " ms",
+             true);
+        return true;
+      }
+    }
+    if (child_closed_) {  // its end of the pipe closed: it died
+      lost(results, reap(false), {}, false);
+      return true;
+    }
+    if (init_.maxtasksperchild > 0 && assigned_ >= init_.maxtasksperchild && !recycling_) {
+      recycling_ = true;
+      if (in_child_.empty()) return watch_child(results);
+    }
+    return false;
+  }
+
+  /// The task process is gone: fail the item it was running, re-queue the rest, start another.
+  void lost(result_batch& results, int status, const std::string& timeout_reason, bool timed_out) {
+    const bool was_running = child_.board->running.load(std::memory_order_acquire) != 0;
+    const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
+    const auto item = child_.board->item.load(std::memory_order_relaxed);
+    broker_->close_all(true);  // the pools its task opened go with it
+    for (auto it = in_child_.begin(); was_running && it != in_child_.end(); ++it) {
+      if (it->chunk.header.id != chunk || item < it->next || item >= it->end) continue;
+      origin here = identity_;
+      here.pid = static_cast<long>(last_pid_);
+      try {
+        here.task = registry::instance().entry(it->chunk.header.task).name;
+      } catch (...) {
+      }
+      byte_buffer record;
+      if (timed_out) {
+        write_timeout(record, timeout_reason, here);
+      } else {
+        write_lost(record, describe_exit(status), here, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+      }
+      results.add(chunk, item, timed_out ? wire::item_status::failed : wire::item_status::lost, record.view());
+      // Items before it whose results were not sent yet run again; so do those after it.
+      const span_of_items after{it->chunk, item + 1, it->end, item + 1};
+      it->end = item;
+      if (after.begin < after.end) in_child_.insert(std::next(it), after);
+      break;
+    }
+    for (auto it = in_child_.rbegin(); it != in_child_.rend(); ++it) {
+      if (it->next < it->end) pending_.push_front({it->chunk, it->next, it->end, it->next});
+    }
+    in_child_.clear();
+    stop_child(true);
+    start_child();
+  }
+
+  /// Waits for the task process to end; `kill` first makes sure it does.
+  int reap(bool kill) {
+    if (child_.pid <= 0) return 0;
+    if (kill) ::kill(child_.pid, SIGKILL);
+    int status = 0;
+    // After its pipe closed it is exiting; give it a moment, then insist.
+    for (int tries = 0; tries < 100; ++tries) {
+      if (::waitpid(child_.pid, &status, WNOHANG) == child_.pid) {
+        child_.pid = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (tries == 50) ::kill(child_.pid, SIGKILL);
+    }
+    ::waitpid(child_.pid, &status, 0);
+    child_.pid = -1;
+    return status;
+  }
+
+  void stop_child(bool kill) {
+    if (broker_) broker_->close_all(kill);
+    if (child_.to_child >= 0) ::close(child_.to_child);  // end of input: an idle task process exits
+    child_.to_child = -1;
+    reap(kill);
+    if (child_.from_child >= 0) ::close(child_.from_child);
+    child_.from_child = -1;
+    unmap_board(child_.board);
+    child_.board = nullptr;
+    child_closed_ = false;
+    writer_.clear();
+  }
+
+  wire::session_init init_;
+  origin identity_;
+  task_process_handle child_;
+  pid_t last_pid_ = -1;
+  bool child_closed_ = false;
+  frame_reader reader_;
+  frame_writer writer_;
+  std::unique_ptr<proxy_broker> broker_;
+  std::deque<span_of_items> pending_;
+  std::deque<span_of_items> in_child_;
+  std::uint64_t assigned_ = 0;  // items given to this task process, for maxtasksperchild
+  bool recycling_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<runner> make_supervised_runner() { return std::make_unique<supervised_runner>(); }
+
+}  // namespace mpipool::detail

@@ -1,0 +1,223 @@
+#include "task_process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "error_record.hpp"
+#include "mpipool/task.hpp"
+#include "proxy_executor.hpp"
+#include "runner.hpp"
+
+namespace mpipool::detail {
+
+namespace {
+
+task_process* the_task_process = nullptr;
+
+// Results are sent in batches; a result waits at most this long for company.
+constexpr auto max_result_delay = std::chrono::microseconds(100);
+constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
+
+/// Open MPI's handlers print backtraces and talk to the runtime; a task process
+/// must die of its signals plainly, so its rank sees exactly what killed it.
+void reset_signals() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE,
+                  SIGUSR1, SIGUSR2, SIGALRM}) {
+    std::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+/// Closes every descriptor but stdio and our pipes: MPI's sockets stay the rank's alone.
+void close_inherited_descriptors(int keep_a, int keep_b) {
+  std::vector<int> open;
+  if (DIR* fds = ::opendir("/proc/self/fd")) {
+    while (dirent* entry = ::readdir(fds)) {
+      const int fd = std::atoi(entry->d_name);
+      if (fd > 2 && fd != keep_a && fd != keep_b && fd != ::dirfd(fds)) open.push_back(fd);
+    }
+    ::closedir(fds);
+  }
+  for (int fd : open) ::close(fd);
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+}  // namespace
+
+bool in_task_process() { return the_task_process != nullptr; }
+
+task_process_handle fork_task_process(const wire::session_init& init, const origin& identity) {
+  int down[2];
+  int up[2];
+  if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) {
+    throw error(std::string("cannot create pipes for a task process: ") + std::strerror(errno));
+  }
+  progress_board* board = map_shared_board();
+  std::fflush(nullptr);  // or the child would print the rank's buffered output again
+  const pid_t rank = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    throw error(std::string("cannot fork a task process: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the rank
+    if (::getppid() != rank) ::_exit(1);
+    reset_signals();
+    ::close(down[1]);
+    ::close(up[0]);
+    close_inherited_descriptors(down[0], up[1]);
+    set_nonblocking(down[0]);
+    if (init.task_memory_limit > 0) {
+      const rlimit limit{init.task_memory_limit, init.task_memory_limit};
+      ::setrlimit(RLIMIT_AS, &limit);
+    }
+    origin self = identity;
+    self.pid = static_cast<long>(::getpid());
+    auto* process = new task_process(down[0], up[1], board, init, self);
+    process->run();
+  }
+  ::close(down[0]);
+  ::close(up[1]);
+  set_nonblocking(down[1]);
+  set_nonblocking(up[0]);
+  return {pid, down[1], up[0], board};
+}
+
+task_process::task_process(int from_rank, int to_rank, progress_board* board, const wire::session_init& init,
+                           origin identity)
+    : from_rank_(from_rank), to_rank_(to_rank), board_(board), init_(init), identity_(std::move(identity)) {
+  the_task_process = this;
+}
+
+task_process& task_process::current() {
+  if (the_task_process == nullptr) throw error("not a task process");
+  return *the_task_process;
+}
+
+void task_process::send(const byte_buffer& frames) {
+  if (!write_all(to_rank_, frames.view())) leave(0);  // the rank is gone
+}
+
+void task_process::leave(int status) {
+  flush_results();
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+void task_process::run() {
+  byte_buffer done;
+  const auto start = begin_frame(done, frame_kind::init_done);
+  if (init_.initializer) {
+    try {
+      byte_buffer ignored;
+      registry::instance().entry(init_.initializer->task).invoke(init_.initializer->args.view(), ignored);
+    } catch (...) {
+      origin here = identity_;
+      here.task = "(pool initializer)";
+      write_error(init_failure_, std::current_exception(), here);
+    }
+  }
+  done.put<std::uint8_t>(init_failure_.empty() ? 1 : 0);
+  done.append(init_failure_.data(), init_failure_.size());
+  end_frame(done, start);
+  send(done);
+
+  for (;;) {
+    if (chunks_.empty()) {
+      flush_results();
+      pump(std::chrono::microseconds::max());
+      continue;
+    }
+    frame chunk = std::move(chunks_.front());
+    chunks_.pop_front();
+    run_chunk(chunk);
+    pump(std::chrono::microseconds(0));  // pick up what else is waiting, to batch results
+  }
+}
+
+void task_process::pump(std::chrono::microseconds timeout) {
+  pollfd readable{from_rank_, POLLIN, 0};
+  const int wait_ms = timeout == std::chrono::microseconds::max()
+                          ? -1
+                          : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  if (::poll(&readable, 1, wait_ms) <= 0) return;
+  const bool open = reader_.fill(from_rank_);
+  while (auto incoming = reader_.next()) dispatch(std::move(*incoming));
+  if (!open) leave(0);  // the rank closed our input: recycle, session end, or the rank is gone
+}
+
+void task_process::dispatch(frame incoming) {
+  if (incoming.kind == frame_kind::chunk) {
+    chunks_.push_back(std::move(incoming));
+    return;
+  }
+  byte_reader in(incoming.body.view());
+  const auto id = in.get<std::uint32_t>();
+  if (auto found = proxies_.find(id); found != proxies_.end()) found->second->on_frame(incoming);
+}
+
+std::uint32_t task_process::add_proxy(proxy_executor* proxy) {
+  const auto id = next_proxy_++;
+  proxies_[id] = proxy;
+  return id;
+}
+
+void task_process::remove_proxy(std::uint32_t id) { proxies_.erase(id); }
+
+void task_process::run_chunk(const frame& chunk) {
+  byte_reader in(chunk.body.view());
+  const auto chunk_id = in.get<std::uint64_t>();
+  const auto task = in.get<std::uint32_t>();
+  const auto first = in.get<std::uint32_t>();
+  const auto count = in.get<std::uint32_t>();
+  in.get<std::int64_t>();  // the timeout is the rank's business
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
+    const auto start = begin_frame(results_, frame_kind::item_result);
+    results_.put(chunk_id);
+    results_.put(first + i);
+    const std::size_t status_at = results_.size();
+    results_.put<std::uint8_t>(0);
+    const std::size_t payload_at = results_.size();
+    board_->start(chunk_id, first + i);
+    wire::item_status status = wire::item_status::failed;
+    if (!init_failure_.empty()) {
+      results_.append(init_failure_.data(), init_failure_.size());
+    } else {
+      try {
+        const auto args = in.get_blob();
+        status = run_item(task, args, results_, payload_at, identity_);
+      } catch (...) {  // a malformed chunk fails its items
+        write_error(results_, std::current_exception(), identity_);
+      }
+    }
+    board_->finish();
+    results_.put_at(status_at, static_cast<std::uint8_t>(status));
+    end_frame(results_, start);
+    if (std::chrono::steady_clock::now() - results_since_ > max_result_delay || results_.size() > max_result_bytes) {
+      flush_results();
+    }
+  }
+}
+
+void task_process::flush_results() {
+  if (results_.empty()) return;
+  std::fflush(stdout);
+  if (!write_all(to_rank_, results_.view())) ::_exit(0);
+  results_.clear();
+}
+
+}  // namespace mpipool::detail

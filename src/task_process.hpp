@@ -1,0 +1,75 @@
+#pragma once
+// The task process: a child that a supervised worker rank forks, and that runs
+// the user's tasks. It never calls MPI. If it crashes, only the task it was
+// running fails; the rank reports it and forks a new one.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+
+#include "mpipool/errors.hpp"
+#include "pipe_frames.hpp"
+#include "progress_board.hpp"
+#include "wire.hpp"
+
+namespace mpipool::detail {
+
+class proxy_executor;
+
+/// True in a task process (it must not call MPI; its pools go through its rank).
+bool in_task_process();
+
+/// The rank's view of one task process.
+struct task_process_handle {
+  pid_t pid = -1;
+  int to_child = -1;    // non-blocking
+  int from_child = -1;  // non-blocking
+  progress_board* board = nullptr;
+};
+
+/// Forks a task process. It runs the session's initializer, reports it
+/// (frame_kind::init_done), then runs the chunks it is sent until its input closes.
+task_process_handle fork_task_process(const wire::session_init& init, const origin& identity);
+
+/// The task process's own side of the pipes; also what proxy pools use to reach the rank.
+class task_process {
+ public:
+  static task_process& current();
+
+  /// Sends frames to the rank (blocking).
+  void send(const byte_buffer& frames);
+  /// Waits up to `timeout` for frames from the rank and handles them: chunks are
+  /// queued for the main loop, proxy frames go to their pool.
+  void pump(std::chrono::microseconds timeout);
+  std::uint32_t add_proxy(proxy_executor* proxy);
+  void remove_proxy(std::uint32_t id);
+
+  [[noreturn]] void run();
+
+ private:
+  friend task_process_handle fork_task_process(const wire::session_init&, const origin&);
+  task_process(int from_rank, int to_rank, progress_board* board, const wire::session_init& init, origin identity);
+
+  void dispatch(frame incoming);
+  void run_chunk(const frame& chunk);
+  void flush_results();
+  [[noreturn]] void leave(int status);
+
+  int from_rank_;
+  int to_rank_;
+  progress_board* board_;
+  wire::session_init init_;
+  origin identity_;
+  byte_buffer init_failure_;  // the initializer's error record, if it failed
+  frame_reader reader_;
+  byte_buffer results_;
+  std::chrono::steady_clock::time_point results_since_{};
+  std::deque<frame> chunks_;
+  std::map<std::uint32_t, proxy_executor*> proxies_;
+  std::uint32_t next_proxy_ = 1;
+};
+
+}  // namespace mpipool::detail
