@@ -35,13 +35,17 @@ proxy_executor::~proxy_executor() {
     join();
   } catch (...) {
   }
+  if (!terminated_) send_close(false);
+  task_process::current().remove_proxy(id_);
+}
+
+void proxy_executor::send_close(bool terminate) {
   byte_buffer close;
   const auto start = begin_frame(close, frame_kind::proxy_close);
   close.put(id_);
-  close.put<std::uint8_t>(0);
+  close.put<std::uint8_t>(terminate ? 1 : 0);
   end_frame(close, start);
   task_process::current().send(close);
-  task_process::current().remove_proxy(id_);
 }
 
 void proxy_executor::submit(std::shared_ptr<job> work) {
@@ -140,12 +144,8 @@ void proxy_executor::terminate() {
   for (auto& [id, record] : abandoned) {
     record.work->abandon(std::make_exception_ptr(pool_closed("the pool was terminated before this task finished")));
   }
-  byte_buffer close;
-  const auto start = begin_frame(close, frame_kind::proxy_close);
-  close.put(id_);
-  close.put<std::uint8_t>(1);
-  end_frame(close, start);
-  task_process::current().send(close);
+  terminated_ = true;
+  send_close(true);
 }
 
 }  // namespace mpipool::detail

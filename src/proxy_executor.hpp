@@ -42,6 +42,8 @@ class proxy_executor final : public executor {
   };
 
   void send_chunks();
+  /// Tells the rank the pool is done; `terminate` stops its running tasks.
+  void send_close(bool terminate);
   void finish_if_done(std::map<std::uint64_t, job_record>::iterator record);
 
   std::uint32_t id_;
@@ -49,6 +51,7 @@ class proxy_executor final : public executor {
   bool opened_ = false;
   std::exception_ptr open_failure_;
   bool closed_ = false;
+  bool terminated_ = false;
   std::map<std::uint64_t, job_record> jobs_;
   std::uint64_t next_job_ = 1;
 };
