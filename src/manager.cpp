@@ -68,6 +68,7 @@ void manager::handshake(const pool_options& options, int worker_depth) {
   init.fingerprint = registry::instance().fingerprint();
   init.mode = options.mode;
   init.maxtasksperchild = options.maxtasksperchild;
+  init.task_memory_limit = options.task_memory_limit;
   init.depth = worker_depth;
   init.max_depth = context::current().max_depth();
   init.workers = static_cast<std::int32_t>(worker_count_);
@@ -377,11 +378,18 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   auto& chunk = chunks_.at(chunk_id);
   chunk.worker = worker;
   const auto& settings = chunk.owner->work->settings();
-  if (message.empty()) message.put<std::uint32_t>(0);  // chunk count, patched before sending
+  constexpr std::size_t count_at = sizeof(std::uint64_t);
+  if (message.empty()) {
+    message.put(next_message_id_++);
+    message.put<std::uint32_t>(0);  // chunk count, patched below
+  }
+  std::uint64_t message_id = 0;
+  std::memcpy(&message_id, message.data(), sizeof message_id);
+  chunk.message = message_id;
   wire::put_chunk(message, {chunk_id, settings.task, chunk.count, settings.timeout.count()}, chunk.items.view());
   std::uint32_t count = 0;
-  std::memcpy(&count, message.data(), sizeof count);
-  message.put_at<std::uint32_t>(0, count + 1);
+  std::memcpy(&count, message.data() + count_at, sizeof count);
+  message.put_at<std::uint32_t>(count_at, count + 1);
   ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
   return true;
 }
@@ -423,6 +431,8 @@ bool manager::receive() {
     any = true;
     if (incoming->tag == wire::tag_results) {
       on_results(incoming->source, incoming->body);
+    } else if (incoming->tag == wire::tag_rejected) {
+      on_rejected(incoming->source, incoming->body);
     } else if (!serve_slots(*incoming)) {
       std::fprintf(stderr, "mpipool: warning: unexpected message (tag %d) from worker %d ignored\n", incoming->tag,
                    incoming->source);
@@ -445,7 +455,49 @@ void manager::on_results(int worker, const byte_buffer& body) {
       settle(chunk_id, found->second, item, status, payload);
     }
   } catch (const serialization_error& e) {
-    std::fprintf(stderr, "mpipool: warning: malformed results from worker %d ignored: %s\n", worker, e.what());
+    // Which items the unreadable rest held is unknown: fail what this worker still owes.
+    const auto failure = std::make_exception_ptr(serialization_error(
+        "worker " + identities_[static_cast<std::size_t>(worker)].describe() +
+        " sent a results message that cannot be read (" + e.what() + ")"));
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+      auto current = it++;
+      if (current->second.worker == worker) fail_chunk(current->first, current->second, failure);
+    }
+  }
+}
+
+void manager::on_rejected(int worker, const byte_buffer& body) {
+  std::uint64_t message_id = 0;
+  std::vector<std::uint64_t> accepted;
+  std::string reason = "unreadable";
+  try {
+    byte_reader in(body.view());
+    message_id = in.get<std::uint64_t>();
+    const auto count = in.get<std::uint32_t>();
+    for (std::uint32_t i = 0; i < count; ++i) accepted.push_back(in.get<std::uint64_t>());
+    reason = wire::get_string(in);
+  } catch (const serialization_error&) {
+    message_id = 0;  // not even the rejection is readable: fail all this worker owes
+  }
+  const auto failure = std::make_exception_ptr(serialization_error(
+      "worker rank " + std::to_string(identities_[static_cast<std::size_t>(worker)].rank) +
+      " could not read a tasks message: " + reason));
+  for (auto it = chunks_.begin(); it != chunks_.end();) {
+    auto current = it++;
+    const auto& chunk = current->second;
+    if (chunk.worker != worker || (message_id != 0 && chunk.message != message_id)) continue;
+    if (std::find(accepted.begin(), accepted.end(), current->first) != accepted.end()) continue;
+    fail_chunk(current->first, current->second, failure);
+  }
+}
+
+void manager::fail_chunk(std::uint64_t chunk_id, chunk_record& chunk, const std::exception_ptr& failure) {
+  byte_buffer record;
+  write_relayed(record, failure);
+  for (std::uint32_t item = 0; item < chunk.count; ++item) {
+    auto found = chunks_.find(chunk_id);
+    if (found == chunks_.end()) return;  // the last item finished the chunk
+    settle(chunk_id, found->second, item, wire::item_status::failed, record.view());
   }
 }
 

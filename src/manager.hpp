@@ -68,6 +68,7 @@ class manager final : public executor {
     byte_buffer items;  // kept to resend an item lost with its worker
     std::vector<bool> settled;
     int worker = -1;
+    std::uint64_t message = 0;  // the tasks message that carried it
     int attempt = 0;
     int avoid_worker = -1;  // a retried item prefers another worker
   };
@@ -95,6 +96,10 @@ class manager final : public executor {
   bool next_chunk_for(int worker, std::uint64_t& chunk_id);
   bool receive();
   void on_results(int worker, const byte_buffer& body);
+  /// A worker could not read a tasks message: fail the chunks it did not accept.
+  void on_rejected(int worker, const byte_buffer& body);
+  /// Fails every unsettled item of a chunk with `failure`.
+  void fail_chunk(std::uint64_t chunk_id, chunk_record& chunk, const std::exception_ptr& failure);
   /// Slot requests and returns from workers whose tasks open sub-pools; true if `incoming` was one.
   bool serve_slots(message& incoming);
   void settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
@@ -123,6 +128,7 @@ class manager final : public executor {
   std::vector<worker_record> worker_states_;
   std::vector<std::vector<slot_grant>> grants_;  // slots held by each worker's sub-pools
   std::uint64_t next_chunk_id_ = 1;
+  std::uint64_t next_message_id_ = 1;
   std::size_t next_worker_ = 0;
   std::atomic<bool> engine_idle_{true};
   std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests

@@ -53,6 +53,18 @@ void close_inherited_descriptors(int keep_a, int keep_b) {
   for (int fd : open) ::close(fd);
 }
 
+/// Allows `extra` bytes of address space beyond what the process (MPI's mappings included) has now.
+void limit_memory(std::size_t extra) {
+  std::size_t pages = 0;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(statm, "%zu", &pages) != 1) pages = 0;
+    std::fclose(statm);
+  }
+  const auto limit = static_cast<rlim_t>(pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) + extra);
+  const rlimit bound{limit, limit};
+  ::setrlimit(RLIMIT_AS, &bound);
+}
+
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 }  // namespace
@@ -76,14 +88,19 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the rank
     if (::getppid() != rank) ::_exit(1);
     reset_signals();
+    // A task that calls exit() must not run the rank's exit handlers and static
+    // destructors (MPI_Finalize among them): registered last, this one runs first.
+    ::on_exit(
+        [](int status, void*) {
+          std::fflush(nullptr);
+          ::_exit(status);
+        },
+        nullptr);
     ::close(down[1]);
     ::close(up[0]);
     close_inherited_descriptors(down[0], up[1]);
     set_nonblocking(down[0]);
-    if (init.task_memory_limit > 0) {
-      const rlimit limit{init.task_memory_limit, init.task_memory_limit};
-      ::setrlimit(RLIMIT_AS, &limit);
-    }
+    if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
     origin self = identity;
     self.pid = static_cast<long>(::getpid());
     auto* process = new task_process(down[0], up[1], board, init, self);

@@ -28,7 +28,12 @@ enum tag : int {
   tag_slot_request = 9,   // worker -> master: reserve slots for a sub-pool (forwarded up to the root)
   tag_slot_reply = 10,    // master -> worker: the grant, or why not
   tag_slot_return = 11,   // worker -> master: a sub-pool ended; its slots are free again
+  tag_rejected = 12,      // worker -> master: a tasks message could not be read (see below)
 };
+
+// A tasks message: [u64 message id][u32 chunk count] then per chunk a chunk_header
+// and its items. A worker that cannot read one answers tag_rejected:
+// [u64 message id, 0 if unreadable][u32 n][n x u64 chunk ids it did accept][reason].
 
 /// Added to a tag when the message is the first part of a split message.
 inline constexpr int split_flag = 1 << 12;

@@ -138,7 +138,10 @@ std::optional<worker::session_end> worker::handle(message& incoming) {
 void worker::add_tasks(message& incoming) {
   auto body = std::make_shared<const byte_buffer>(std::move(incoming.body));
   byte_reader reader(body->view());
+  std::uint64_t message_id = 0;
+  std::vector<std::uint64_t> accepted;
   try {
+    message_id = reader.get<std::uint64_t>();
     const auto chunks = reader.get<std::uint32_t>();
     for (std::uint32_t c = 0; c < chunks; ++c) {
       task_chunk chunk;
@@ -146,18 +149,24 @@ void worker::add_tasks(message& incoming) {
       chunk.header.task = reader.get<std::uint32_t>();
       chunk.header.count = reader.get<std::uint32_t>();
       chunk.header.timeout_ms = reader.get<std::int64_t>();
+      chunk.message = body;
+      accepted.push_back(chunk.header.id);
       try {
         chunk.items = reader.get_blob();
       } catch (const serialization_error&) {
-        chunk.items = {};  // each item then fails with the parse error; the master hears of all
-        runner_->add(std::move(chunk));
+        runner_->add(std::move(chunk));  // no items: each fails alone with the parse error
         throw;
       }
-      chunk.message = body;
       runner_->add(std::move(chunk));
     }
   } catch (const serialization_error& e) {
-    std::fprintf(stderr, "mpipool: worker rank %d: malformed tasks message ignored: %s\n", identity_.rank, e.what());
+    // Tell the master, so the chunks it cannot get results for fail instead of hanging.
+    byte_buffer rejection;
+    rejection.put(message_id);
+    rejection.put<std::uint32_t>(static_cast<std::uint32_t>(accepted.size()));
+    for (auto id : accepted) rejection.put(id);
+    wire::put_string(rejection, e.what());
+    master_.send(0, wire::tag_rejected, std::move(rejection));
   }
 }
 

@@ -71,8 +71,9 @@ struct pool_options {
   std::size_t maxtasksperchild = 0;
   /// Chunks kept in flight per worker; zero adapts it to the task duration.
   std::size_t prefetch = 0;
-  /// Address-space limit of each task process in bytes (RLIMIT_AS); zero means none.
-  /// A task that runs out fails alone (std::bad_alloc, or worker_lost if it is killed).
+  /// Memory each task process may allocate, in bytes, beyond what it inherits from its
+  /// rank (an RLIMIT_AS on top of the current size); zero means no limit. A task that
+  /// runs out fails alone: std::bad_alloc as a remote_error, or worker_lost if killed.
   std::size_t task_memory_limit = 0;
   /// For dynamic pools (pool(n)): placement and slots.
   spawn_options spawn{};

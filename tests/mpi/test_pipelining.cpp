@@ -20,9 +20,10 @@ std::atomic<std::uint64_t> task_messages{0};
 
 extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
                          MPI_Request* request) {
-  if (tag == mpipool::detail::wire::tag_tasks && count >= 4) {
+  // A tasks message starts [u64 message id][u32 chunk count].
+  if (tag == mpipool::detail::wire::tag_tasks && count >= 12) {
     std::uint32_t chunks = 0;
-    std::memcpy(&chunks, buffer, sizeof chunks);
+    std::memcpy(&chunks, static_cast<const char*>(buffer) + 8, sizeof chunks);
     std::uint32_t seen = most_chunks_in_one_message.load();
     while (chunks > seen && !most_chunks_in_one_message.compare_exchange_weak(seen, chunks)) {
     }
