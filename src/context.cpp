@@ -67,6 +67,7 @@ context::context(int& argc, char**& argv) {
   max_depth_ = configured_max_depth();
   for (int i = 1; i < argc; ++i) arguments_.emplace_back(argv[i]);
 
+  liveness_.set_settings(configured_liveness());
   MPI_Comm parent = MPI_COMM_NULL;
   check(MPI_Comm_get_parent(&parent), "MPI_Comm_get_parent");
   if (parent != MPI_COMM_NULL) {
@@ -81,11 +82,14 @@ context::context(int& argc, char**& argv) {
     }
   }
   the_context = this;
+  if (link* up = uplink()) liveness_.watch_uplink(*up);
+  if (role_ == process_role::master && static_link_) liveness_.watch_downlink(*static_link_);
 }
 
 context::~context() {
   closing_ = true;
   stop_warm_crews();
+  liveness_.stop();  // before the links it watches go
   if (role_ == process_role::master) stop_static_workers();
   static_link_.reset();
   parent_link_.reset();

@@ -10,6 +10,7 @@
 
 #include "ledger.hpp"
 #include "link.hpp"
+#include "liveness.hpp"
 #include "mpipool/errors.hpp"
 
 namespace mpipool::detail {
@@ -63,6 +64,9 @@ class context {
   /// True once the environment is being torn down: slots need not be returned then.
   [[nodiscard]] bool closing() const { return closing_; }
 
+  /// Heartbeats to this process's workers and from it to its master.
+  [[nodiscard]] liveness& heartbeats() { return liveness_; }
+
  private:
   void gather_world_hosts();
 
@@ -80,6 +84,7 @@ class context {
   std::atomic<bool> closing_{false};
   std::once_flag ledger_once_;
   std::unique_ptr<ledger> ledger_;
+  liveness liveness_;  // declared last: stopped first, before the links it watches
 };
 
 /// The depth limit for pools opened on the root: MPIPOOL_MAX_DEPTH, or 8.

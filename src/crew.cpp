@@ -59,6 +59,7 @@ std::unique_ptr<crew> start_crew(std::uint32_t workers, const spawn_options& whe
       return_slots(fresh->grant);
       throw;
     }
+    ctx.heartbeats().watch_downlink(*fresh->workers);
   } catch (...) {
     if (fresh->lent_own_slot) ctx.return_own_slot();
     throw;
@@ -87,8 +88,10 @@ void park_crew(std::unique_ptr<crew> idle) {
 void stop_crew(crew& done) {
   if (done.workers) {
     for (int w = 0; w < done.workers->remote_size(); ++w) done.workers->send(w, wire::tag_stop, byte_buffer());
+    context::current().heartbeats().forget_downlink(*done.workers);
     backoff idle;
-    while (done.workers->sends_pending()) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (done.workers->sends_pending() && std::chrono::steady_clock::now() < give_up) {
       if (!done.workers->progress_sends()) idle.pause();
     }
     done.workers.reset();  // MPI_Comm_disconnect: returns once the workers have left

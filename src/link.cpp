@@ -16,6 +16,35 @@ link::link(MPI_Comm comm) : comm_(comm) {
   check(MPI_Comm_test_inter(comm_, &is_inter), "MPI_Comm_test_inter");
   check(is_inter ? MPI_Comm_remote_size(comm_, &remote_size_) : MPI_Comm_size(comm_, &remote_size_),
         "MPI_Comm_remote_size");
+  last_heard_ = std::make_unique<std::atomic<clock::rep>[]>(static_cast<std::size_t>(remote_size_));
+  for (int r = 0; r < remote_size_; ++r) heard(r);  // a new link counts as fresh news
+}
+
+void link::heard(int source) {
+  if (source >= 0 && source < remote_size_) last_heard_[source] = clock::now().time_since_epoch().count();
+}
+
+link::clock::time_point link::last_heard(int source) const {
+  return clock::time_point(clock::duration(last_heard_[source].load()));
+}
+
+int link::drain_heartbeats() {
+  int drained = 0;
+  for (;;) {
+    int found = 0;
+    MPI_Message handle = MPI_MESSAGE_NULL;
+    MPI_Status status;
+    if (MPI_Improbe(MPI_ANY_SOURCE, wire::tag_heartbeat, comm_, &found, &handle, &status) != MPI_SUCCESS || !found) {
+      return drained;
+    }
+    MPI_Mrecv(nullptr, 0, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+    heard(status.MPI_SOURCE);
+    ++drained;
+  }
+}
+
+void link::send_heartbeats() {
+  for (int r = 0; r < remote_size_; ++r) send(r, wire::tag_heartbeat, byte_buffer());
 }
 
 link::~link() {
@@ -96,6 +125,7 @@ std::optional<message> link::receive(int source) {
   if (found == 0) return std::nullopt;
   int count = 0;
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  heard(status.MPI_SOURCE);
   message incoming{status.MPI_SOURCE, status.MPI_TAG, byte_buffer(static_cast<std::size_t>(count))};
   check(MPI_Mrecv(incoming.body.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
   if ((incoming.tag & wire::split_flag) == 0) return incoming;

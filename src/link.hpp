@@ -7,6 +7,8 @@
 
 #include <mpi.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -54,6 +56,16 @@ class link {
   /// The largest part sent in one MPI call; MPIPOOL_MAX_MESSAGE_BYTES overrides it for tests.
   static std::size_t max_part_bytes();
 
+  using clock = std::chrono::steady_clock;
+  /// When anything last arrived from `source` (heartbeats included).
+  [[nodiscard]] clock::time_point last_heard(int source) const;
+  /// Receives pending heartbeats only, leaving every other message; returns how many.
+  int drain_heartbeats();
+  /// Sends a heartbeat to every remote process.
+  void send_heartbeats();
+  /// A remote process died: free the communicator instead of a disconnect that would wait for it.
+  void mark_broken() { disconnect_ = false; }
+
  private:
   /// Starts one MPI_Isend; sends_mutex_ must be held.
   void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner);
@@ -63,7 +75,10 @@ class link {
   bool disconnect_ = false;
   std::vector<MPI_Request> requests_;
   std::vector<std::shared_ptr<byte_buffer>> owners_;
+  void heard(int source);
+
   std::vector<int> completed_;  // scratch for MPI_Testsome
+  std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
 };
 

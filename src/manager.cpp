@@ -71,6 +71,10 @@ void manager::handshake(const pool_options& options, int worker_depth) {
   init.task_memory_limit = options.task_memory_limit;
   init.depth = worker_depth;
   init.max_depth = context::current().max_depth();
+  const auto timing = context::current().heartbeats().settings();
+  init.heartbeat_ms = static_cast<std::uint32_t>(timing.heartbeat.count());
+  init.peer_timeout_ms = static_cast<std::uint32_t>(timing.peer_timeout.count());
+  peer_timeout_ = timing.peer_timeout;
   init.workers = static_cast<std::int32_t>(worker_count_);
   init.initializer = options.initializer;
   const byte_buffer body = wire::encode(init);
@@ -251,6 +255,7 @@ bool manager::progress_once() {
   try {
     bool worked = take_submissions();
     worked |= receive();
+    worked |= find_lost_workers();
     worked |= dispatch();
     worked |= link_.progress_sends();
     engine_idle_.store(idle(), std::memory_order_release);
@@ -433,6 +438,8 @@ bool manager::receive() {
       on_results(incoming->source, incoming->body);
     } else if (incoming->tag == wire::tag_rejected) {
       on_rejected(incoming->source, incoming->body);
+    } else if (incoming->tag == wire::tag_heartbeat) {
+      // The link noted when it arrived; that is all a heartbeat says.
     } else if (!serve_slots(*incoming)) {
       std::fprintf(stderr, "mpipool: warning: unexpected message (tag %d) from worker %d ignored\n", incoming->tag,
                    incoming->source);
@@ -488,6 +495,52 @@ void manager::on_rejected(int worker, const byte_buffer& body) {
     if (chunk.worker != worker || (message_id != 0 && chunk.message != message_id)) continue;
     if (std::find(accepted.begin(), accepted.end(), current->first) != accepted.end()) continue;
     fail_chunk(current->first, current->second, failure);
+  }
+}
+
+bool manager::find_lost_workers() {
+  const auto now = clock::now();
+  if (now < next_liveness_check_) return false;
+  next_liveness_check_ = now + std::chrono::milliseconds(100);
+  bool lost_any = false;
+  for (std::size_t w = 0; w < worker_count_; ++w) {
+    auto& state = worker_states_[w];
+    // Only a worker that owes us results matters; an idle one is checked when it gets work.
+    if (!state.alive || state.in_flight == 0) continue;
+    const auto silent = now - link_.last_heard(static_cast<int>(w));
+    if (silent <= peer_timeout_) continue;
+    lose_worker(w, std::chrono::duration_cast<std::chrono::milliseconds>(silent));
+    lost_any = true;
+  }
+  return lost_any;
+}
+
+void manager::lose_worker(std::size_t w, std::chrono::milliseconds silent) {
+  worker_states_[w].alive = false;
+  link_.mark_broken();  // a disconnect would wait for it for ever
+  const origin& where = identities_[w];
+  byte_buffer record;
+  write_lost(record,
+             "worker process silent for " + std::to_string(silent.count() / 1000.0).substr(0, 4) +
+                 " s (killed, or its node is unreachable)",
+             where, 0, -1);
+  for (auto it = chunks_.begin(); it != chunks_.end();) {
+    auto current = it++;
+    if (current->second.worker != static_cast<int>(w)) continue;
+    for (std::uint32_t item = 0; item < current->second.count; ++item) {
+      auto found = chunks_.find(current->first);
+      if (found == chunks_.end()) break;
+      settle(current->first, found->second, item, wire::item_status::lost, record.view());
+    }
+  }
+  for (const auto& grant : grants_[w]) return_slots(grant);  // its sub-pools died with it
+  grants_[w].clear();
+  std::fprintf(stderr, "mpipool: warning: lost %s: its tasks were retried or failed with worker_lost\n",
+               where.describe().c_str());
+  const bool anyone_left =
+      std::any_of(worker_states_.begin(), worker_states_.end(), [](const worker_record& s) { return s.alive; });
+  if (!anyone_left) {
+    abandon_all(std::make_exception_ptr(worker_lost("every worker of the pool is lost", where, 0, -1)));
   }
 }
 

@@ -98,6 +98,9 @@ class manager final : public executor {
   void on_results(int worker, const byte_buffer& body);
   /// A worker could not read a tasks message: fail the chunks it did not accept.
   void on_rejected(int worker, const byte_buffer& body);
+  /// Workers that owe results and have been silent past the peer timeout are lost.
+  bool find_lost_workers();
+  void lose_worker(std::size_t w, std::chrono::milliseconds silent);
   /// Fails every unsettled item of a chunk with `failure`.
   void fail_chunk(std::uint64_t chunk_id, chunk_record& chunk, const std::exception_ptr& failure);
   /// Slot requests and returns from workers whose tasks open sub-pools; true if `incoming` was one.
@@ -129,6 +132,8 @@ class manager final : public executor {
   std::vector<std::vector<slot_grant>> grants_;  // slots held by each worker's sub-pools
   std::uint64_t next_chunk_id_ = 1;
   std::uint64_t next_message_id_ = 1;
+  std::chrono::milliseconds peer_timeout_{20000};
+  clock::time_point next_liveness_check_{};
   std::size_t next_worker_ = 0;
   std::atomic<bool> engine_idle_{true};
   std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests

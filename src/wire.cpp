@@ -46,6 +46,8 @@ byte_buffer encode(const session_init& init) {
   out.put(init.max_depth);
   out.put(init.workers);
   out.put(init.task_memory_limit);
+  out.put(init.heartbeat_ms);
+  out.put(init.peer_timeout_ms);
   put_call(out, init.initializer);
   return out;
 }
@@ -65,6 +67,8 @@ session_init decode_init(byte_reader& in) {
   init.max_depth = in.get<std::int32_t>();
   init.workers = in.get<std::int32_t>();
   init.task_memory_limit = in.get<std::uint64_t>();
+  init.heartbeat_ms = in.get<std::uint32_t>();
+  init.peer_timeout_ms = in.get<std::uint32_t>();
   init.initializer = get_call(in);
   return init;
 }

@@ -29,6 +29,7 @@ enum tag : int {
   tag_slot_reply = 10,    // master -> worker: the grant, or why not
   tag_slot_return = 11,   // worker -> master: a sub-pool ended; its slots are free again
   tag_rejected = 12,      // worker -> master: a tasks message could not be read (see below)
+  tag_heartbeat = 13,     // both ways, empty, every heartbeat interval: "I am alive"
 };
 
 // A tasks message: [u64 message id][u32 chunk count] then per chunk a chunk_header
@@ -53,6 +54,8 @@ struct session_init {
   std::int32_t max_depth = 8;  // deepest pool a task may open (guards runaway recursion)
   std::int32_t workers = 0;  // size of the pool
   std::uint64_t task_memory_limit = 0;
+  std::uint32_t heartbeat_ms = 1000;     // how often each side says it is alive
+  std::uint32_t peer_timeout_ms = 20000;  // silence after which the other side counts as dead
   std::optional<bound_call> initializer;
 };
 byte_buffer encode(const session_init& init);

@@ -67,6 +67,8 @@ bool worker::start_session(const message& init_message) {
     identity_.depth = init.depth;
     identity_.workers = init.workers;
     context::current().set_depth(init.depth, init.max_depth);
+    context::current().heartbeats().set_settings(
+        {std::chrono::milliseconds(init.heartbeat_ms), std::chrono::milliseconds(init.peer_timeout_ms)});
     reply.identity = identity_;
     if (init.fingerprint != reply.fingerprint) {
       reply.ok = false;  // the master reports the mismatch
