@@ -9,6 +9,9 @@
 #include "allocation.hpp"
 #include "backoff.hpp"
 #include "crew.hpp"
+#include "manager.hpp"
+#include "mpipool/detail/driver.hpp"
+#include "termination.hpp"
 #include "mpi_check.hpp"
 #include "wire.hpp"
 
@@ -84,9 +87,11 @@ context::context(int& argc, char**& argv) {
   the_context = this;
   if (link* up = uplink()) liveness_.watch_uplink(*up);
   if (role_ == process_role::master && static_link_) liveness_.watch_downlink(*static_link_);
+  if (role_ == process_role::master) install_termination_handlers([this] { terminate_gracefully(); });
 }
 
 context::~context() {
+  remove_termination_handlers();
   closing_ = true;
   stop_warm_crews();
   liveness_.stop();  // before the links it watches go
@@ -106,6 +111,28 @@ void context::gather_world_hosts() {
   check(MPI_Gather(mine.data(), width, MPI_CHAR, all.data(), width, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Gather");
   if (identity_.rank != 0) return;
   for (int r = 0; r < world_size_; ++r) world_hosts_.emplace_back(all.data() + r * width);
+}
+
+void context::register_engine(manager* engine) {
+  std::lock_guard lock(engines_mutex_);
+  engines_.push_back(engine);
+}
+
+void context::unregister_engine(manager* engine) {
+  std::lock_guard lock(engines_mutex_);
+  std::erase(engines_, engine);
+}
+
+void context::terminate_gracefully() {
+  {
+    std::lock_guard lock(engines_mutex_);  // engines cannot go away meanwhile
+    for (manager* engine : engines_) engine->drain_for_exit();
+  }
+  wait_for_running_callbacks(std::chrono::seconds(20));  // Slurm's KillWait is 30 s by default
+  if (static_link_) {
+    for (int w = 0; w < static_link_->remote_size(); ++w) static_link_->send(w, wire::tag_stop, byte_buffer());
+    static_link_->progress_sends();
+  }
 }
 
 ledger& context::root_ledger() {

@@ -15,6 +15,8 @@
 
 namespace mpipool::detail {
 
+class manager;
+
 enum class process_role { master, static_worker, spawned_worker };
 
 class context {
@@ -67,8 +69,14 @@ class context {
   /// Heartbeats to this process's workers and from it to its master.
   [[nodiscard]] liveness& heartbeats() { return liveness_; }
 
+  /// The pool engines of this process, so a SIGTERM can flush their results.
+  void register_engine(manager* engine);
+  void unregister_engine(manager* engine);
+
  private:
   void gather_world_hosts();
+  /// What the root master does on SIGTERM: flush results to callbacks, stop the workers.
+  void terminate_gracefully();
 
   bool owns_mpi_ = false;
   process_role role_ = process_role::master;
@@ -84,6 +92,8 @@ class context {
   std::atomic<bool> closing_{false};
   std::once_flag ledger_once_;
   std::unique_ptr<ledger> ledger_;
+  std::mutex engines_mutex_;
+  std::vector<manager*> engines_;
   liveness liveness_;  // declared last: stopped first, before the links it watches
 };
 

@@ -1,5 +1,6 @@
 #include "mpipool/detail/driver.hpp"
 
+#include <atomic>
 #include <thread>
 
 #include "backoff.hpp"
@@ -8,6 +9,14 @@ namespace mpipool::detail {
 
 namespace {
 thread_local deferred_callbacks* active_deferral = nullptr;
+std::atomic<int> batches_running{0};
+}
+
+void wait_for_running_callbacks(std::chrono::milliseconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (batches_running.load() > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 bool wait_until(const std::weak_ptr<progress_driver>& driver, const std::function<bool()>& done,
@@ -39,8 +48,11 @@ void deferred_callbacks::run() {
   if (!active_) return;
   active_ = false;
   active_deferral = outer_;
+  if (queue_.empty()) return;
+  ++batches_running;
   for (auto& callback : queue_) callback();
   queue_.clear();
+  --batches_running;
 }
 
 }  // namespace mpipool::detail

@@ -29,7 +29,7 @@ std::string mpi_error_text(const std::string& routine, int code) {
 }  // namespace
 
 std::string origin::describe() const {
-  std::string text = "task '" + task + "' on worker rank " + std::to_string(rank);
+  std::string text = (task.empty() ? "" : "task '" + task + "' on ") + "worker rank " + std::to_string(rank);
   if (workers > 0) text += " of " + std::to_string(workers);
   text += ", host " + host + ", pid " + std::to_string(pid) + ", depth " + std::to_string(depth);
   return text;

@@ -117,6 +117,12 @@ bool link::progress_sends() {
   return true;
 }
 
+bool link::receive_pending() const {
+  int found = 0;
+  MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, MPI_STATUS_IGNORE);
+  return found != 0;
+}
+
 std::optional<message> link::receive(int source) {
   int found = 0;
   MPI_Message handle = MPI_MESSAGE_NULL;

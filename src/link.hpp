@@ -46,6 +46,9 @@ class link {
     return !requests_.empty();
   }
 
+  /// True if a message is waiting to be received.
+  [[nodiscard]] bool receive_pending() const;
+
   /// The next whole message from `source` (any source by default), if one has arrived.
   std::optional<message> receive(int source = MPI_ANY_SOURCE);
 

@@ -50,9 +50,11 @@ manager::manager(link& workers, std::shared_ptr<session_owner> owner, const pool
   for (auto& state : worker_states_) state.window = fixed_window_ != 0 ? fixed_window_ : min_window;
   handshake(options, worker_depth);
   progress_ = std::thread([this] { run(); });
+  context::current().register_engine(this);
 }
 
 manager::~manager() {
+  context::current().unregister_engine(this);
   {
     std::lock_guard lock(mutex_);
     closed_ = true;
@@ -165,6 +167,14 @@ void manager::submit(std::shared_ptr<job> work) {
   }
   // Send it from this thread if nobody else is driving: no hand-off to the progress thread.
   if (!try_progress()) work_cv_.notify_one();
+}
+
+void manager::drain_for_exit() {
+  const auto give_up = clock::now() + std::chrono::milliseconds(500);
+  while (clock::now() < give_up) {
+    if (!try_progress()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!link_.receive_pending()) break;
+  }
 }
 
 bool manager::try_progress() {

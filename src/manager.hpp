@@ -48,6 +48,9 @@ class manager final : public executor {
   void join() override;
   void terminate() override;
 
+  /// Receives what has arrived and runs its callbacks, for up to half a second (SIGTERM).
+  void drain_for_exit();
+
   /// Workers' identities, as they reported them at the start of the session.
   [[nodiscard]] const std::vector<origin>& worker_identities() const { return identities_; }
 

@@ -27,6 +27,9 @@ bool wait_until(const std::weak_ptr<progress_driver>& driver, const std::functio
 /// on this thread, run_or_defer() queues them; run() runs the queue.
 void run_or_defer(std::function<void()> callback);
 
+/// Waits until no thread is running a batch of result callbacks (or `limit` passes).
+void wait_for_running_callbacks(std::chrono::milliseconds limit);
+
 class deferred_callbacks {
  public:
   deferred_callbacks();
