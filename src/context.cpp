@@ -88,6 +88,7 @@ context::context(int& argc, char**& argv) {
   if (link* up = uplink()) liveness_.watch_uplink(*up);
   if (role_ == process_role::master && static_link_) liveness_.watch_downlink(*static_link_);
   if (role_ == process_role::master) install_termination_handlers([this] { terminate_gracefully(); });
+  if (role_ == process_role::master) log_allocation();
 }
 
 context::~context() {
@@ -111,6 +112,15 @@ void context::gather_world_hosts() {
   check(MPI_Gather(mine.data(), width, MPI_CHAR, all.data(), width, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Gather");
   if (identity_.rank != 0) return;
   for (int r = 0; r < world_size_; ++r) world_hosts_.emplace_back(all.data() + r * width);
+}
+
+void context::log_allocation() {
+  // A batch job's log should say where mpipool thinks it may run; elsewhere only on request.
+  const char* verbose = std::getenv("MPIPOOL_VERBOSE");
+  if (std::getenv("SLURM_JOB_ID") == nullptr && (verbose == nullptr || verbose[0] != '1')) return;
+  const auto& slots = root_ledger();
+  std::fprintf(stderr, "mpipool: allocation %s; %d MPI rank(s): 1 master, %d static worker(s)\n",
+               slots.describe().c_str(), world_size_, world_size_ - 1);
 }
 
 void context::register_engine(manager* engine) {

@@ -75,6 +75,8 @@ class context {
 
  private:
   void gather_world_hosts();
+  /// One line at start: nodes, slots per node and in use, ranks (under Slurm or MPIPOOL_VERBOSE=1).
+  void log_allocation();
   /// What the root master does on SIGTERM: flush results to callbacks, stop the workers.
   void terminate_gracefully();
 
