@@ -1,12 +1,14 @@
-// mpipool's side of the benchmarks; bench/run drives it beside the peers.
+// mpipool's side of the benchmarks. bench/run drives it beside the peers; every
+// workload prints CSV rows: workload,param,workers,value,unit
 //
-//   mpirun -n 3 pool_bench tasks <items> <chunksize|0=default>   items/s
-//   mpirun -n 2 pool_bench roundtrip <calls>                       microseconds per apply
-//   mpirun -n 3 pool_bench idle <seconds>                          master CPU s / wall s while 2 tasks compute
-//   mpirun -n 2 pool_bench spawn <repeats>                          seconds to start a 2-worker sub-pool in a task:
-//                                                                   cold, warm, and a bare MPI_Comm_spawn
-// Options after the workload: --mode direct|supervised.
-// Prints one CSV row: workload,workers,value,unit
+//   mpirun -n W+1 pool_bench tasks <items> <chunksize|0=default>   W1: items/s
+//   mpirun -n 2   pool_bench roundtrip <calls>                      W2: microseconds per apply
+//   mpirun -n W+1 pool_bench balance <tasks> <mean ms> <seed>       W3: makespan / ideal
+//   mpirun -n 2   pool_bench echo <MiB> <repeats>                   W4: GB/s (bytes there and back / s)
+//   mpirun -n 2   pool_bench spawn <repeats>                        W5: seconds: bare spawn, cold, warm sub-pool
+//   mpirun -n 3   pool_bench idle <seconds>                         W6: master CPU s / wall s
+//   mpirun -n W+1 pool_bench imap_memory <items> <chunksize>        W7: master peak RSS in MiB
+// Add --mode direct|supervised (default supervised).
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -15,27 +17,26 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ranges>
 #include <string>
 #include <vector>
 
 #include <mpipool/mpipool.hpp>
 
+#include "workloads.hpp"
+
 namespace {
 
 int noop(int x) { return x; }
 
+std::vector<double> echo(std::vector<double> data) { return data; }
+
 /// Computes (does not sleep) for `seconds`.
-double compute_for(double seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  double x = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    for (int i = 0; i < 1000; ++i) x = x * 0.999 + 1.0;
-  }
-  return x;
-}
+double compute_for(double seconds) { return bench::busy_for(seconds); }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -85,19 +86,19 @@ double bare_spawn(int workers) {
   return elapsed;
 }
 
-/// Seconds to open a sub-pool of `workers` and run one task on it; warm reuses the last one.
+/// Seconds until a fresh sub-pool of `workers` has answered its first task; warm reuses the last one.
 double subpool_start(int workers, bool warm) {
   if (!warm) mpipool::stop_warm_workers();
   const auto start = std::chrono::steady_clock::now();
   mpipool::pool sub(static_cast<std::size_t>(workers), {.spawn = {.oversubscribe = true}});
-  const double elapsed = seconds_since(start);
   if (sub.apply(noop, 1) != 1) return -1;
-  return elapsed;
+  return seconds_since(start);
 }
 
 }  // namespace
 
 MPIPOOL_TASK(noop);
+MPIPOOL_TASK(echo);
 MPIPOOL_TASK(compute_for);
 MPIPOOL_TASK(bare_spawn);
 MPIPOOL_TASK(subpool_start);
@@ -107,43 +108,68 @@ int main(int argc, char** argv) {
   mpipool::environment env(argc, argv);
   if (env.is_worker()) return env.serve();
   const std::string workload = argc > 1 ? argv[1] : "tasks";
-  auto arg = [&](int i, long fallback) { return argc > i && argv[i][0] != '-' ? std::atol(argv[i]) : fallback; };
+  auto arg = [&](int i, double fallback) { return argc > i && argv[i][0] != '-' ? std::atof(argv[i]) : fallback; };
   mpipool::pool_options options;
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--mode") == 0) {
-      options.mode = std::strcmp(argv[i + 1], "direct") == 0 ? mpipool::execution::direct
-                                                              : mpipool::execution::supervised;
+    if (std::strcmp(argv[i], "--mode") == 0 && std::strcmp(argv[i + 1], "direct") == 0) {
+      options.mode = mpipool::execution::direct;
     }
   }
   mpipool::pool pool(env, options);
   const int workers = static_cast<int>(pool.size());
+
   if (workload == "tasks") {
-    const long items = arg(2, 200000);
+    const auto items = static_cast<std::size_t>(arg(2, 200000));
     const auto chunksize = static_cast<std::size_t>(arg(3, 1));
-    std::vector<int> xs(static_cast<std::size_t>(items), 7);
+    std::vector<int> xs(items, 7);
     pool.map(noop, std::vector<int>(1000, 1));  // warm-up
     const auto start = std::chrono::steady_clock::now();
     const auto ys = pool.map(noop, xs, {.chunksize = chunksize});
     const double rate = static_cast<double>(items) / seconds_since(start);
     if (ys.size() != xs.size()) return 1;
-    std::printf("tasks,%d,%.1f,items/s\n", workers, rate);
+    std::printf("tasks,%zu,%d,%.1f,items/s\n", chunksize, workers, rate);
   } else if (workload == "roundtrip") {
-    const long calls = arg(2, 10000);
-    for (int i = 0; i < 100; ++i) pool.apply(noop, i);  // warm-up
-    std::vector<double> each(static_cast<std::size_t>(calls));
+    const auto calls = static_cast<long>(arg(2, 10000));
+    for (int i = 0; i < 200; ++i) pool.apply(noop, i);  // warm-up
     const auto start = std::chrono::steady_clock::now();
     for (long i = 0; i < calls; ++i) {
-      const auto call_start = std::chrono::steady_clock::now();
       if (pool.apply(noop, static_cast<int>(i)) != i) return 1;
-      each[static_cast<std::size_t>(i)] = seconds_since(call_start) * 1e6;
     }
-    const double mean = seconds_since(start) / static_cast<double>(calls) * 1e6;
-    std::sort(each.begin(), each.end());
-    std::fprintf(stderr, "roundtrip p50 %.2f us, p90 %.2f us, p99 %.2f us, max %.1f us\n", each[each.size() / 2],
-                 each[each.size() * 9 / 10], each[each.size() * 99 / 100], each.back());
-    std::printf("roundtrip,%d,%.3f,us\n", workers, mean);
+    std::printf("roundtrip,1,%d,%.3f,us\n", workers, seconds_since(start) / static_cast<double>(calls) * 1e6);
+  } else if (workload == "balance") {
+    const auto durations = bench::exponential_durations(static_cast<int>(arg(2, 2000)), arg(3, 2.0) / 1000.0,
+                                                        static_cast<unsigned>(arg(4, 42)));
+    const auto start = std::chrono::steady_clock::now();
+    pool.map(compute_for, durations, {.chunksize = 1});
+    const double makespan = seconds_since(start);
+    std::printf("balance,%zu,%d,%.4f,makespan/ideal\n", durations.size(), workers,
+                makespan / bench::ideal_makespan(durations, workers));
+  } else if (workload == "echo") {
+    const auto mib = static_cast<std::size_t>(arg(2, 64));
+    const int repeats = static_cast<int>(arg(3, 3));
+    const std::vector<double> data(mib * (std::size_t{1} << 20) / sizeof(double), 1.5);
+    std::vector<double> rates;
+    for (int r = 0; r < repeats + 1; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto back = pool.apply(echo, data);
+      const double seconds = seconds_since(start);
+      if (back.size() != data.size()) return 1;
+      if (r > 0) rates.push_back(2.0 * static_cast<double>(mib << 20) / seconds / 1e9);  // first is warm-up
+    }
+    std::printf("echo,%zu,%d,%.3f,GB/s\n", mib, workers, bench::median(rates));
+  } else if (workload == "spawn") {
+    const int repeats = static_cast<int>(arg(2, 3));
+    for (int r = 0; r < repeats; ++r) {
+      // Measured inside a task on a static worker, as a nested pool would start. A bare
+      // MPI_Comm_spawn needs MPI in the task, so only direct mode can measure it.
+      if (options.mode == mpipool::execution::direct) {
+        std::printf("spawn_bare,2,%d,%.4f,s\n", workers, pool.apply(bare_spawn, 2));
+      }
+      std::printf("spawn_cold,2,%d,%.4f,s\n", workers, pool.apply(subpool_start, 2, false));
+      std::printf("spawn_warm,2,%d,%.6f,s\n", workers, pool.apply(subpool_start, 2, true));
+    }
   } else if (workload == "idle") {
-    const double seconds = static_cast<double>(arg(2, 5));
+    const double seconds = arg(2, 5);
     const double cpu_before = process_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     auto a = pool.apply_async(compute_for, seconds);
@@ -151,23 +177,19 @@ int main(int argc, char** argv) {
     a.get();
     b.get();
     const double wall = seconds_since(start);
-    std::printf("idle,%d,%.4f,cpu/wall\n", workers, (process_cpu_seconds() - cpu_before) / wall);
-  } else if (workload == "subroundtrip") {
-    // Round trips to spawned workers (TCP between parent and children).
-    mpipool::pool sub(1, {.mode = options.mode, .spawn = {.oversubscribe = true}});
-    for (int i = 0; i < 100; ++i) sub.apply(noop, i);
-    const long calls = arg(2, 2000);
-    const auto start = std::chrono::steady_clock::now();
-    for (long i = 0; i < calls; ++i) sub.apply(noop, static_cast<int>(i));
-    std::printf("subroundtrip,1,%.3f,us\n", seconds_since(start) / static_cast<double>(calls) * 1e6);
-  } else if (workload == "spawn") {
-    const long repeats = arg(2, 5);
-    for (long r = 0; r < repeats; ++r) {
-      // Each measured inside a task on a static worker, as a nested pool would be.
-      std::printf("spawn_bare,%d,%.4f,s\n", workers, pool.apply(bare_spawn, 2));
-      std::printf("spawn_cold,%d,%.4f,s\n", workers, pool.apply(subpool_start, 2, false));
-      std::printf("spawn_warm,%d,%.6f,s\n", workers, pool.apply(subpool_start, 2, true));
+    std::printf("idle,%g,%d,%.4f,cpu/wall\n", seconds, workers, (process_cpu_seconds() - cpu_before) / wall);
+  } else if (workload == "imap_memory") {
+    const auto items = static_cast<long>(arg(2, 1000000));
+    const auto chunksize = static_cast<std::size_t>(arg(3, 100));
+    long long total = 0;
+    for (int y : pool.imap_unordered(noop, std::views::iota(0L, items) | std::views::transform([](long i) {
+                                               return static_cast<int>(i % 1000);
+                                             }),
+                                     {.chunksize = chunksize})) {
+      total += y;
     }
+    if (total != items / 1000 * 499500) return 1;
+    std::printf("imap_memory,%ld,%d,%.1f,MiB\n", items, workers, bench::peak_rss_mib());
   }
   return 0;
 }

@@ -1,13 +1,16 @@
 // The physical limit: a plain hand-written MPI master/worker in C++, with no
-// serialization library. Rank 0 keeps `window` messages in flight per worker;
-// each worker answers every message with one of the same size.
+// serialization library. Rank 0 keeps `window` messages in flight per worker and
+// hands out work dynamically; each worker answers every message.
+// Prints CSV rows like pool_bench: workload,param,workers,value,unit
 //
-//   mpirun -n 3 raw_mpi tasks <items> <chunksize> <window>   items/s
-//   mpirun -n 2 raw_mpi roundtrip <calls> <bytes>             microseconds per round trip
-//   mpirun -n 2 raw_mpi echo <bytes> <repeats>                GB/s (bytes there and back / time)
-// Prints one CSV row: workload,workers,value,unit
+//   mpirun -n W+1 raw_mpi tasks <items> <chunksize> <window>   W1: items/s
+//   mpirun -n 2   raw_mpi roundtrip <calls>                    W2: microseconds per round trip
+//   mpirun -n W+1 raw_mpi balance <tasks> <mean ms> <seed>     W3: makespan / ideal (window 2)
+//   mpirun -n 2   raw_mpi echo <MiB> <repeats>                 W4: GB/s
+//   mpirun -n 3   raw_mpi idle <seconds>                       W6: master CPU s / wall s
 
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -16,16 +19,19 @@
 #include <string>
 #include <vector>
 
+#include "workloads.hpp"
+
 namespace {
 
 constexpr int tag_work = 1;
-constexpr int tag_stop = 2;
+constexpr int tag_busy = 2;  // the payload is a duration in seconds to compute for
+constexpr int tag_stop = 3;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Workers echo every message until told to stop.
+/// Workers answer every message: work is echoed (each int read and written), busy is computed.
 void serve() {
   std::vector<char> buffer;
   for (;;) {
@@ -36,64 +42,57 @@ void serve() {
     buffer.resize(static_cast<std::size_t>(count));
     MPI_Recv(buffer.data(), count, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (status.MPI_TAG == tag_stop) return;
-    // The task: read each int and write it back (the no-op of the benchmark).
-    auto* values = reinterpret_cast<int*>(buffer.data());
-    for (std::size_t i = 0; i < buffer.size() / sizeof(int); ++i) values[i] = values[i] + 0;
-    MPI_Send(buffer.data(), count, MPI_BYTE, 0, tag_work, MPI_COMM_WORLD);
+    if (status.MPI_TAG == tag_busy) {
+      double seconds = 0;
+      std::memcpy(&seconds, buffer.data(), sizeof seconds);
+      bench::busy_for(seconds);
+    } else {
+      auto* values = reinterpret_cast<int*>(buffer.data());
+      for (std::size_t i = 0; i < buffer.size() / sizeof(int); ++i) values[i] = values[i] + 0;
+    }
+    MPI_Send(buffer.data(), count, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD);
   }
 }
 
-void stop_workers(int size) {
-  for (int w = 1; w < size; ++w) MPI_Send(nullptr, 0, MPI_BYTE, w, tag_stop, MPI_COMM_WORLD);
-}
-
-/// Dynamic load balancing with `window` messages in flight per worker.
-double tasks(int size, long items, long chunksize, int window) {
-  const long messages = (items + chunksize - 1) / chunksize;
-  std::vector<int> payload(static_cast<std::size_t>(chunksize), 7);
-  std::vector<int> reply(static_cast<std::size_t>(chunksize));
-  const int bytes = static_cast<int>(chunksize * sizeof(int));
+/// Sends `messages` messages from `next`, keeping `window` in flight per worker; returns seconds.
+template <class Next>
+double run_window(int size, long messages, int window, int tag, Next next) {
+  std::vector<char> reply;
   const auto start = std::chrono::steady_clock::now();
   long sent = 0;
-  long received = 0;
   for (int k = 0; k < window; ++k) {
     for (int w = 1; w < size && sent < messages; ++w, ++sent) {
-      MPI_Send(payload.data(), bytes, MPI_BYTE, w, tag_work, MPI_COMM_WORLD);
+      const auto& bytes = next(sent);
+      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, w, tag, MPI_COMM_WORLD);
     }
   }
-  while (received < messages) {
+  for (long received = 0; received < messages; ++received) {
     MPI_Status status;
-    MPI_Recv(reply.data(), bytes, MPI_BYTE, MPI_ANY_SOURCE, tag_work, MPI_COMM_WORLD, &status);
-    ++received;
+    MPI_Probe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &status);
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    reply.resize(static_cast<std::size_t>(count));
+    MPI_Recv(reply.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (sent < messages) {
-      MPI_Send(payload.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_work, MPI_COMM_WORLD);
+      const auto& bytes = next(sent);
+      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, status.MPI_SOURCE, tag, MPI_COMM_WORLD);
       ++sent;
     }
   }
-  return static_cast<double>(items) / seconds_since(start);
+  return seconds_since(start);
 }
 
-double roundtrip(long calls, int bytes) {
-  std::vector<char> buffer(static_cast<std::size_t>(bytes), 1);
-  const auto start = std::chrono::steady_clock::now();
-  for (long i = 0; i < calls; ++i) {
-    MPI_Send(buffer.data(), bytes, MPI_BYTE, 1, tag_work, MPI_COMM_WORLD);
-    MPI_Recv(buffer.data(), bytes, MPI_BYTE, 1, tag_work, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-  }
-  return seconds_since(start) / static_cast<double>(calls) * 1e6;
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-double echo(long bytes, int repeats) {
-  std::vector<char> buffer(static_cast<std::size_t>(bytes), 1);
-  double best = 0;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    MPI_Send(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 1, tag_work, MPI_COMM_WORLD);
-    MPI_Recv(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 1, tag_work, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    const double rate = 2.0 * static_cast<double>(bytes) / seconds_since(start) / 1e9;
-    best = rate > best ? rate : best;
-  }
-  return best;
+std::vector<char> seconds_message(double seconds) {
+  std::vector<char> bytes(sizeof seconds);
+  std::memcpy(bytes.data(), &seconds, sizeof seconds);
+  return bytes;
 }
 
 }  // namespace
@@ -110,15 +109,57 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string workload = argc > 1 ? argv[1] : "tasks";
-  auto arg = [&](int i, long fallback) { return argc > i ? std::atol(argv[i]) : fallback; };
+  auto arg = [&](int i, double fallback) { return argc > i ? std::atof(argv[i]) : fallback; };
+  const int workers = size - 1;
+
   if (workload == "tasks") {
-    std::printf("tasks,%d,%.1f,items/s\n", size - 1, tasks(size, arg(2, 200000), arg(3, 1), static_cast<int>(arg(4, 8))));
+    const auto items = static_cast<long>(arg(2, 200000));
+    const auto chunksize = static_cast<long>(arg(3, 1));
+    const std::vector<char> chunk(static_cast<std::size_t>(chunksize) * sizeof(int), 7);
+    const long messages = (items + chunksize - 1) / chunksize;
+    const double seconds = run_window(size, messages, static_cast<int>(arg(4, 8)), tag_work,
+                                      [&chunk](long) -> const std::vector<char>& { return chunk; });
+    std::printf("tasks,%ld,%d,%.1f,items/s\n", chunksize, workers, static_cast<double>(items) / seconds);
   } else if (workload == "roundtrip") {
-    std::printf("roundtrip,%d,%.3f,us\n", size - 1, roundtrip(arg(2, 10000), static_cast<int>(arg(3, 4))));
+    const auto calls = static_cast<long>(arg(2, 10000));
+    const std::vector<char> message(sizeof(int), 1);
+    run_window(size, 200, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
+    const double seconds =
+        run_window(2, calls, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
+    std::printf("roundtrip,1,%d,%.3f,us\n", workers, seconds / static_cast<double>(calls) * 1e6);
+  } else if (workload == "balance") {
+    const auto durations = bench::exponential_durations(static_cast<int>(arg(2, 2000)), arg(3, 2.0) / 1000.0,
+                                                        static_cast<unsigned>(arg(4, 42)));
+    std::vector<char> message;
+    const double seconds = run_window(size, static_cast<long>(durations.size()), 2, tag_busy,
+                                      [&](long i) -> const std::vector<char>& {
+                                        message = seconds_message(durations[static_cast<std::size_t>(i)]);
+                                        return message;
+                                      });
+    std::printf("balance,%zu,%d,%.4f,makespan/ideal\n", durations.size(), workers,
+                seconds / bench::ideal_makespan(durations, workers));
   } else if (workload == "echo") {
-    std::printf("echo,%d,%.3f,GB/s\n", size - 1, echo(arg(2, 1 << 20), static_cast<int>(arg(3, 3))));
+    const auto mib = static_cast<std::size_t>(arg(2, 64));
+    const int repeats = static_cast<int>(arg(3, 3));
+    std::vector<char> buffer(mib << 20, 1);
+    std::vector<double> rates;
+    for (int r = 0; r < repeats + 1; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      MPI_Send(buffer.data(), static_cast<int>(buffer.size()), MPI_BYTE, 1, tag_work, MPI_COMM_WORLD);
+      MPI_Recv(buffer.data(), static_cast<int>(buffer.size()), MPI_BYTE, 1, tag_work, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+      if (r > 0) rates.push_back(2.0 * static_cast<double>(buffer.size()) / seconds_since(start) / 1e9);
+    }
+    std::printf("echo,%zu,%d,%.3f,GB/s\n", mib, workers, bench::median(rates));
+  } else if (workload == "idle") {
+    const double seconds = arg(2, 5);
+    const double before = cpu_seconds();
+    const double wall = run_window(size, 2, 1, tag_busy, [message = seconds_message(seconds)](long) -> const auto& {
+      return message;
+    });
+    std::printf("idle,%g,%d,%.4f,cpu/wall\n", seconds, workers, (cpu_seconds() - before) / wall);
   }
-  stop_workers(size);
+  for (int w = 1; w < size; ++w) MPI_Send(nullptr, 0, MPI_BYTE, w, tag_stop, MPI_COMM_WORLD);
   MPI_Finalize();
   return 0;
 }

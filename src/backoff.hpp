@@ -25,9 +25,7 @@ class backoff {
   explicit backoff(std::chrono::microseconds cap = std::chrono::microseconds(1000),
                    std::chrono::microseconds early_cap = std::chrono::microseconds(1000),
                    std::chrono::milliseconds patience = std::chrono::milliseconds(0))
-      : cap_(cap), early_cap_(early_cap), patience_(patience) {
-    if (const char* spin = std::getenv("MPIPOOL_SPIN_US")) spin_for_ = std::chrono::microseconds(std::atol(spin));
-  }
+      : cap_(cap), early_cap_(early_cap), patience_(patience), spin_for_(configured_spin()) {}
 
   /// Work was done: the next idle period starts with spinning again.
   void reset() {
@@ -36,13 +34,23 @@ class backoff {
   }
 
   /// Waits once: a CPU pause while spinning, else a sleep of growing length.
-  /// (No sched_yield: on paravirtualised machines a syscall costs more than the spin.)
   void pause() {
     const auto nap = next_sleep();
     if (nap.count() == 0) {
-      relax();
+      spin();
     } else {
       std::this_thread::sleep_for(nap);
+    }
+  }
+
+  /// One step of spinning: CPU pauses at first (a syscall costs more than a short
+  /// spin on a paravirtualised machine), then sched_yield, so that on a machine with
+  /// more busy processes than cores the process we wait for gets the core.
+  void spin() const {
+    if (clock::now() - idle_since_ < polite_after) {
+      relax();
+    } else {
+      std::this_thread::yield();
     }
   }
 
@@ -67,10 +75,20 @@ class backoff {
   }
 
  private:
-  std::chrono::microseconds spin_for_{200};
+  /// 200 us, or MPIPOOL_SPIN_US; read once, not per loop.
+  static std::chrono::microseconds configured_spin() {
+    static const std::chrono::microseconds spin = [] {
+      const char* text = std::getenv("MPIPOOL_SPIN_US");
+      return std::chrono::microseconds(text != nullptr ? std::atol(text) : 200);
+    }();
+    return spin;
+  }
+
+  static constexpr std::chrono::microseconds polite_after{20};
   std::chrono::microseconds cap_;
   std::chrono::microseconds early_cap_;
   clock::duration patience_;
+  std::chrono::microseconds spin_for_;
   clock::time_point idle_since_{};
   std::chrono::microseconds sleep_{0};
 };

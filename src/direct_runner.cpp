@@ -66,13 +66,7 @@ class direct_runner final : public runner {
 
   bool busy() const override { return !queue_.empty(); }
 
-  void idle_wait(std::chrono::microseconds pause) override {
-    if (pause.count() == 0) {
-      backoff::relax();
-    } else {
-      std::this_thread::sleep_for(pause);
-    }
-  }
+  void idle_wait(backoff& idle) override { idle.pause(); }
 
  private:
   origin identity_;

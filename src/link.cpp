@@ -72,9 +72,16 @@ void link::post(int dest, int tag, const std::byte* data, std::size_t size, std:
   check(MPI_Isend(data, static_cast<int>(size), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
   requests_.push_back(request);
   owners_.push_back(std::move(owner));
+  pending_.store(requests_.size(), std::memory_order_release);
 }
 
 void link::send(int dest, int tag, byte_buffer body) {
+  if (body.size() <= small_message_bytes) {
+    // Small messages go eagerly: a blocking send returns at once and needs no request to track.
+    std::lock_guard lock(sends_mutex_);
+    check(MPI_Send(body.data(), static_cast<int>(body.size()), MPI_BYTE, dest, tag, comm_), "MPI_Send");
+    return;
+  }
   auto owner = std::make_shared<byte_buffer>(std::move(body));
   std::lock_guard lock(sends_mutex_);  // the parts of a split message must not interleave with others
   const std::size_t limit = max_part_bytes();
@@ -96,6 +103,7 @@ void link::send(int dest, int tag, byte_buffer body) {
 }
 
 bool link::progress_sends() {
+  if (pending_.load(std::memory_order_acquire) == 0) return false;  // small messages left at once
   std::lock_guard lock(sends_mutex_);
   if (requests_.empty()) return false;
   int done = 0;
@@ -114,6 +122,7 @@ bool link::progress_sends() {
   }
   requests_.resize(kept);
   owners_.resize(kept);
+  pending_.store(kept, std::memory_order_release);
   return true;
 }
 

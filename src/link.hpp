@@ -38,13 +38,12 @@ class link {
   [[nodiscard]] int remote_size() const { return remote_size_; }
   [[nodiscard]] MPI_Comm comm() const { return comm_; }
 
+  /// Sends a message; small ones at once, larger ones without blocking (the buffer
+  /// is kept until MPI is done with it).
   void send(int dest, int tag, byte_buffer body);
   /// Completes finished sends; true if any completed.
   bool progress_sends();
-  [[nodiscard]] bool sends_pending() const {
-    std::lock_guard lock(sends_mutex_);
-    return !requests_.empty();
-  }
+  [[nodiscard]] bool sends_pending() const { return pending_.load(std::memory_order_acquire) != 0; }
 
   /// True if a message is waiting to be received.
   [[nodiscard]] bool receive_pending() const;
@@ -73,6 +72,9 @@ class link {
   /// Starts one MPI_Isend; sends_mutex_ must be held.
   void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner);
 
+  // Below every BTL's eager limit (Open MPI: 4 KiB shared memory, 64 KiB TCP).
+  static constexpr std::size_t small_message_bytes = 4096;
+
   MPI_Comm comm_;
   int remote_size_ = 0;
   bool disconnect_ = false;
@@ -83,6 +85,7 @@ class link {
   std::vector<int> completed_;  // scratch for MPI_Testsome
   std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
+  std::atomic<std::size_t> pending_{0};  // requests_.size(), readable without the lock
 };
 
 }  // namespace mpipool::detail

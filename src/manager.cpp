@@ -163,6 +163,7 @@ void manager::submit(std::shared_ptr<job> work) {
                         "create a new pool");
     }
     incoming_.push_back(std::move(work));
+    news_.store(true, std::memory_order_release);
     ++unfinished_jobs_;
   }
   // Send it from this thread if nobody else is driving: no hand-off to the progress thread.
@@ -205,9 +206,9 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
     }
     const auto pause = idle.next_sleep();
     if (pause.count() == 0) {
-      backoff::relax();
+      idle.spin();
     } else {
-      std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - now));
+      fine_naps.sleep(std::min<clock::duration>(pause, deadline - now));
     }
   }
   // The progress thread notices within its rest period (1 ms); waking it here
@@ -249,6 +250,7 @@ void manager::terminate() {
     std::lock_guard lock(mutex_);
     closed_ = true;
     terminating_ = true;
+    news_.store(true, std::memory_order_release);
   }
   work_cv_.notify_all();
   drive_until(
@@ -303,7 +305,7 @@ void manager::run() {
     }
     const auto pause = idle_wait.next_sleep();
     if (pause.count() == 0) {
-      backoff::relax();
+      idle_wait.spin();
       continue;
     }
     std::unique_lock lock(mutex_);
@@ -328,10 +330,14 @@ void manager::run() {
 }
 
 bool manager::take_submissions() {
-  std::vector<std::shared_ptr<job>> fresh;
+  // Checked without the lock on every round; submit() and terminate() set it under the lock.
+  if (!news_.load(std::memory_order_acquire)) return false;
+  auto& fresh = taken_;  // swapped with incoming_, so neither vector gives its memory back
+  fresh.clear();
   bool terminate_now = false;
   {
     std::lock_guard lock(mutex_);
+    news_.store(false, std::memory_order_relaxed);
     fresh.swap(incoming_);
     terminate_now = terminating_ && !(jobs_.empty() && chunks_.empty() && fresh.empty());
   }
@@ -366,7 +372,7 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.count = fresh.count;
         chunk.unsettled = fresh.count;
         chunk.items = std::move(fresh.items);
-        chunk.settled.assign(fresh.count, false);
+        chunk.settled.reset(fresh.count);
         record->issued += fresh.count;
         chunks_.emplace(chunk_id, std::move(chunk));
         if (record->work->input_done()) {  // its last chunk: stop asking it
@@ -509,6 +515,8 @@ void manager::on_rejected(int worker, const byte_buffer& body) {
 }
 
 bool manager::find_lost_workers() {
+  // Cheap enough for every round, but no need: look every 256 rounds, at most every 100 ms.
+  if (chunks_.empty() || (++rounds_ & 255U) != 0) return false;
   const auto now = clock::now();
   if (now < next_liveness_check_) return false;
   next_liveness_check_ = now + std::chrono::milliseconds(100);
@@ -590,8 +598,8 @@ bool manager::serve_slots(message& incoming) {
 
 void manager::settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
                      std::span<const std::byte> payload) {
-  if (chunk.settled[item]) return;  // exactly once: a late duplicate changes nothing
-  chunk.settled[item] = true;
+  if (chunk.settled.test(item)) return;  // exactly once: a late duplicate changes nothing
+  chunk.settled.set(item);
   --chunk.unsettled;
   const auto owner = chunk.owner;
   job_record& record = *owner;
@@ -620,7 +628,7 @@ void manager::retry_item(chunk_record& chunk, std::uint32_t item) {
   const auto bytes = item_bytes(chunk.items, item);
   again.items.put<std::uint64_t>(bytes.size());
   again.items.append(bytes.data(), bytes.size());
-  again.settled.assign(1, false);
+  again.settled.reset(1);
   again.attempt = chunk.attempt + 1;
   again.avoid_worker = chunk.worker;
   const auto id = next_chunk_id_++;

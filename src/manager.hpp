@@ -32,6 +32,27 @@
 
 namespace mpipool::detail {
 
+/// One flag per item of a chunk; chunks of up to 64 items (the common case) need no allocation.
+class item_flags {
+ public:
+  void reset(std::uint32_t count) {
+    small_ = 0;
+    if (count > 64) large_.assign(count, false);
+  }
+  [[nodiscard]] bool test(std::uint32_t i) const { return large_.empty() ? (small_ >> i & 1U) != 0 : large_[i]; }
+  void set(std::uint32_t i) {
+    if (large_.empty()) {
+      small_ |= std::uint64_t{1} << i;
+    } else {
+      large_[i] = true;
+    }
+  }
+
+ private:
+  std::uint64_t small_ = 0;
+  std::vector<bool> large_;
+};
+
 class manager final : public executor {
  public:
   /// Starts a session on the workers behind `workers` (INIT, then READY from each)
@@ -69,7 +90,7 @@ class manager final : public executor {
     std::uint32_t count = 0;
     std::uint32_t unsettled = 0;
     byte_buffer items;  // kept to resend an item lost with its worker
-    std::vector<bool> settled;
+    item_flags settled;
     int worker = -1;
     std::uint64_t message = 0;  // the tasks message that carried it
     int attempt = 0;
@@ -137,6 +158,7 @@ class manager final : public executor {
   std::uint64_t next_message_id_ = 1;
   std::chrono::milliseconds peer_timeout_{20000};
   clock::time_point next_liveness_check_{};
+  std::uint32_t rounds_ = 0;
   std::size_t next_worker_ = 0;
   std::atomic<bool> engine_idle_{true};
   std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests
@@ -146,8 +168,10 @@ class manager final : public executor {
   std::condition_variable work_cv_;  // wakes the progress thread
   std::condition_variable done_cv_;  // wakes join()
   std::vector<std::shared_ptr<job>> incoming_;
+  std::vector<std::shared_ptr<job>> taken_;  // the progress side of incoming_
   std::size_t unfinished_jobs_ = 0;
   bool wake_requested_ = false;
+  std::atomic<bool> news_{false};  // incoming_ or terminating_ changed
   bool closed_ = false;
   bool terminating_ = false;
   bool shutting_down_ = false;

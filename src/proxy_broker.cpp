@@ -70,7 +70,7 @@ class relay_job final : public job {
 
 void proxy_broker::send(byte_buffer frames) {
   writer_.queue(std::move(frames));
-  writer_.flush(fd_);  // the rank's loop flushes the rest if the pipe is full
+  flush_();  // the rank's loop flushes the rest if the ring is full
 }
 
 void proxy_broker::handle(const frame& incoming) {

@@ -4,18 +4,19 @@
 // frame. When the task process dies, its pools are terminated with it.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 
 #include "mpipool/detail/job.hpp"
-#include "pipe_frames.hpp"
+#include "frames.hpp"
 
 namespace mpipool::detail {
 
 class proxy_broker {
  public:
-  /// Frames to the task process go through `writer`, flushed to `fd`.
-  proxy_broker(frame_writer& writer, const int& fd) : writer_(writer), fd_(fd) {}
+  /// Frames to the task process go through `writer`; `flush` pushes them into its ring.
+  proxy_broker(frame_writer& writer, std::function<void()> flush) : writer_(writer), flush_(std::move(flush)) {}
   ~proxy_broker() { close_all(true); }
   proxy_broker(const proxy_broker&) = delete;
   proxy_broker& operator=(const proxy_broker&) = delete;
@@ -31,7 +32,7 @@ class proxy_broker {
   void send(byte_buffer frames);
 
   frame_writer& writer_;
-  const int& fd_;  // the task process's input; changes when the rank forks a new one
+  std::function<void()> flush_;
   std::map<std::uint32_t, std::shared_ptr<executor>> pools_;
 };
 

@@ -10,7 +10,7 @@
 
 #include "mpipool/detail/job.hpp"
 #include "mpipool/options.hpp"
-#include "pipe_frames.hpp"
+#include "frames.hpp"
 
 namespace mpipool::detail {
 

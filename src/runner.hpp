@@ -8,6 +8,7 @@
 #include <span>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "backoff.hpp"
 #include "mpipool/errors.hpp"
 #include "result_batch.hpp"
 #include "wire.hpp"
@@ -32,8 +33,8 @@ class runner {
   /// Makes progress without waiting for anything; true if it did something.
   virtual bool step(result_batch& results) = 0;
   [[nodiscard]] virtual bool busy() const = 0;
-  /// Sleeps up to `pause`, or less when there is something to do.
-  virtual void idle_wait(std::chrono::microseconds pause) = 0;
+  /// Waits a little, as `idle` says (spin, or sleep): less when there is something to do.
+  virtual void idle_wait(backoff& idle) = 0;
 };
 
 /// Runs one item of a task: the result, or the error record, is written to `out`.

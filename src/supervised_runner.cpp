@@ -27,7 +27,7 @@ namespace mpipool::detail {
 namespace {
 
 // Chunks written ahead into the task process's pipe, so it never waits for the rank.
-constexpr std::size_t chunks_ahead = 8;
+constexpr std::size_t chunks_ahead = 256;
 
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
@@ -86,15 +86,14 @@ class supervised_runner final : public runner {
 
   [[nodiscard]] bool busy() const override { return !pending_.empty() || !in_child_.empty(); }
 
-  void idle_wait(std::chrono::microseconds pause) override {
+  void idle_wait(backoff& idle) override {
+    const auto pause = idle.next_sleep();
     if (pause.count() == 0) {
-      backoff::relax();
+      idle.spin();
       return;
     }
-    // Sleep in the kernel until the task process answers, or the pause is over.
-    pollfd fds[2] = {{child_.from_child, POLLIN, 0}, {child_.to_child, POLLOUT, 0}};
-    const timespec wait{0, static_cast<long>(pause.count()) * 1000};
-    ::ppoll(fds, writer_.pending() ? 2 : 1, &wait, nullptr);
+    // Sleep on the results ring until the task process answers, or the pause is over.
+    child_.from_child->wait_readable(pause);
   }
 
  private:
@@ -112,15 +111,14 @@ class supervised_runner final : public runner {
     writer_.clear();
     assigned_ = 0;
     recycling_ = false;
-    broker_ = std::make_unique<proxy_broker>(writer_, child_.to_child);
+    broker_ = std::make_unique<proxy_broker>(writer_, [this] { writer_.flush(*child_.to_child); });
   }
 
   /// The first task process of a session reports its initializer before READY goes out.
   void wait_for_initializer() {
     for (;;) {
-      pollfd readable{child_.from_child, POLLIN, 0};
-      ::poll(&readable, 1, 100);
-      const bool open = reader_.fill(child_.from_child);
+      child_.from_child->wait_readable(std::chrono::milliseconds(100));
+      const bool open = reader_.fill(*child_.from_child) && !child_died();
       while (auto incoming = reader_.next()) {
         if (incoming->kind != frame_kind::init_done) continue;
         byte_reader in(incoming->body.view());
@@ -168,12 +166,12 @@ class supervised_runner final : public runner {
       }
       fed = true;
     }
-    if (writer_.pending()) writer_.flush(child_.to_child);  // a dead reader shows up in watch_child
+    if (writer_.pending()) writer_.flush(*child_.to_child);
     return fed;
   }
 
   bool read_child(result_batch& results) {
-    if (!reader_.fill(child_.from_child)) child_closed_ = true;
+    if (!reader_.fill(*child_.from_child)) child_closed_ = true;  // it left (maxtasksperchild)
     bool any = false;
     while (auto incoming = reader_.next()) {
       any = true;
@@ -219,7 +217,7 @@ class supervised_runner final : public runner {
         return true;
       }
     }
-    if (child_closed_) {  // its end of the pipe closed: it died
+    if (child_closed_ || child_died()) {
       lost(results, reap(false), {}, false);
       return true;
     }
@@ -266,6 +264,15 @@ class supervised_runner final : public runner {
     start_child();
   }
 
+  /// Looks, at most once a millisecond, whether the task process has died (its pipe closed).
+  bool child_died() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_death_check_) return false;
+    next_death_check_ = now + std::chrono::milliseconds(1);
+    pollfd alive{child_.alive, POLLIN, 0};
+    return ::poll(&alive, 1, 0) > 0;  // readable or hung up: only its death closes the write end
+  }
+
   /// Waits for the task process to end; `kill` first makes sure it does.
   int reap(bool kill) {
     if (child_.pid <= 0) return 0;
@@ -287,11 +294,12 @@ class supervised_runner final : public runner {
 
   void stop_child(bool kill) {
     if (broker_) broker_->close_all(kill);
-    if (child_.to_child >= 0) ::close(child_.to_child);  // end of input: an idle task process exits
-    child_.to_child = -1;
+    if (child_.to_child) child_.to_child->close();  // end of input: an idle task process exits
     reap(kill);
-    if (child_.from_child >= 0) ::close(child_.from_child);
-    child_.from_child = -1;
+    if (child_.alive >= 0) ::close(child_.alive);
+    child_.alive = -1;
+    child_.to_child.reset();
+    child_.from_child.reset();
     unmap_board(child_.board);
     child_.board = nullptr;
     child_closed_ = false;
@@ -303,6 +311,7 @@ class supervised_runner final : public runner {
   task_process_handle child_;
   pid_t last_pid_ = -1;
   bool child_closed_ = false;
+  std::chrono::steady_clock::time_point next_death_check_{};
   frame_reader reader_;
   frame_writer writer_;
   std::unique_ptr<proxy_broker> broker_;

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -65,19 +64,21 @@ void limit_memory(std::size_t extra) {
   ::setrlimit(RLIMIT_AS, &bound);
 }
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
 }  // namespace
 
 bool in_task_process() { return the_task_process != nullptr; }
 
 task_process_handle fork_task_process(const wire::session_init& init, const origin& identity) {
-  int down[2];
-  int up[2];
-  if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) {
-    throw error(std::string("cannot create pipes for a task process: ") + std::strerror(errno));
+  // Rings big enough that a batch of small tasks and their results never wait for room.
+  constexpr std::size_t ring_bytes = std::size_t{4} << 20;
+  task_process_handle handle;
+  handle.to_child = std::make_unique<shm_ring>(ring_bytes);
+  handle.from_child = std::make_unique<shm_ring>(ring_bytes);
+  handle.board = map_shared_board();
+  int alive[2];
+  if (::pipe2(alive, O_CLOEXEC) != 0) {
+    throw error(std::string("cannot create a pipe for a task process: ") + std::strerror(errno));
   }
-  progress_board* board = map_shared_board();
   std::fflush(nullptr);  // or the child would print the rank's buffered output again
   const pid_t rank = ::getpid();
   const pid_t pid = ::fork();
@@ -96,25 +97,22 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
           ::_exit(status);
         },
         nullptr);
-    ::close(down[1]);
-    ::close(up[0]);
-    close_inherited_descriptors(down[0], up[1]);
-    set_nonblocking(down[0]);
+    ::close(alive[0]);
+    close_inherited_descriptors(alive[1], alive[1]);  // its write end stays open until it dies
     if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
     origin self = identity;
     self.pid = static_cast<long>(::getpid());
-    auto* process = new task_process(down[0], up[1], board, init, self);
+    auto* process = new task_process(*handle.to_child, *handle.from_child, handle.board, init, self);
     process->run();
   }
-  ::close(down[0]);
-  ::close(up[1]);
-  set_nonblocking(down[1]);
-  set_nonblocking(up[0]);
-  return {pid, down[1], up[0], board};
+  ::close(alive[1]);
+  handle.pid = pid;
+  handle.alive = alive[0];
+  return handle;
 }
 
-task_process::task_process(int from_rank, int to_rank, progress_board* board, const wire::session_init& init,
-                           origin identity)
+task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_board* board,
+                           const wire::session_init& init, origin identity)
     : from_rank_(from_rank), to_rank_(to_rank), board_(board), init_(init), identity_(std::move(identity)) {
   the_task_process = this;
 }
@@ -124,12 +122,11 @@ task_process& task_process::current() {
   return *the_task_process;
 }
 
-void task_process::send(const byte_buffer& frames) {
-  if (!write_all(to_rank_, frames.view())) leave(0);  // the rank is gone
-}
+void task_process::send(const byte_buffer& frames) { write_all(to_rank_, frames.view()); }
 
 void task_process::leave(int status) {
   flush_results();
+  to_rank_.close();
   std::fflush(nullptr);
   ::_exit(status);
 }
@@ -166,11 +163,9 @@ void task_process::run() {
 }
 
 void task_process::pump(std::chrono::microseconds timeout) {
-  pollfd readable{from_rank_, POLLIN, 0};
-  const int wait_ms = timeout == std::chrono::microseconds::max()
-                          ? -1
-                          : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
-  if (::poll(&readable, 1, wait_ms) <= 0) return;
+  if (from_rank_.readable() == 0 && !from_rank_.at_end() && timeout.count() > 0) {
+    from_rank_.wait_readable(std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1)));
+  }
   const bool open = reader_.fill(from_rank_);
   while (auto incoming = reader_.next()) dispatch(std::move(*incoming));
   if (!open) leave(0);  // the rank closed our input: recycle, session end, or the rank is gone
@@ -233,7 +228,7 @@ void task_process::run_chunk(const frame& chunk) {
 void task_process::flush_results() {
   if (results_.empty()) return;
   std::fflush(stdout);
-  if (!write_all(to_rank_, results_.view())) ::_exit(0);
+  write_all(to_rank_, results_.view());
   results_.clear();
 }
 

@@ -9,9 +9,10 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 
 #include "mpipool/errors.hpp"
-#include "pipe_frames.hpp"
+#include "frames.hpp"
 #include "progress_board.hpp"
 #include "wire.hpp"
 
@@ -25,8 +26,9 @@ bool in_task_process();
 /// The rank's view of one task process.
 struct task_process_handle {
   pid_t pid = -1;
-  int to_child = -1;    // non-blocking
-  int from_child = -1;  // non-blocking
+  std::unique_ptr<shm_ring> to_child;    // chunks and proxy answers
+  std::unique_ptr<shm_ring> from_child;  // results and proxy requests
+  int alive = -1;  // a pipe only the task process writes to: end-of-file when it dies
   progress_board* board = nullptr;
 };
 
@@ -51,15 +53,16 @@ class task_process {
 
  private:
   friend task_process_handle fork_task_process(const wire::session_init&, const origin&);
-  task_process(int from_rank, int to_rank, progress_board* board, const wire::session_init& init, origin identity);
+  task_process(shm_ring& from_rank, shm_ring& to_rank, progress_board* board, const wire::session_init& init,
+               origin identity);
 
   void dispatch(frame incoming);
   void run_chunk(const frame& chunk);
   void flush_results();
   [[noreturn]] void leave(int status);
 
-  int from_rank_;
-  int to_rank_;
+  shm_ring& from_rank_;
+  shm_ring& to_rank_;
   progress_board* board_;
   wire::session_init init_;
   origin identity_;

@@ -5,22 +5,34 @@
 
 #include <sys/prctl.h>
 
+#include <thread>
+
 namespace mpipool::detail {
 
 inline void set_fine_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); }
 
-/// Fine slack for the life of the scope, then the thread's own slack again.
+/// Fine slack from the first sleep() on, then the thread's own slack again: a wait
+/// that never sleeps makes no system call for it.
 class timer_slack_scope {
  public:
-  timer_slack_scope() : saved_(prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL)) { set_fine_timer_slack(); }
+  timer_slack_scope() = default;
   ~timer_slack_scope() {
     if (saved_ > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(saved_), 0UL, 0UL, 0UL);
   }
   timer_slack_scope(const timer_slack_scope&) = delete;
   timer_slack_scope& operator=(const timer_slack_scope&) = delete;
 
+  template <class Duration>
+  void sleep(Duration nap) {
+    if (saved_ == 0) {
+      saved_ = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
+      set_fine_timer_slack();
+    }
+    std::this_thread::sleep_for(nap);
+  }
+
  private:
-  int saved_;
+  int saved_ = 0;
 };
 
 }  // namespace mpipool::detail

@@ -103,12 +103,13 @@ worker::session_end worker::serve_session() {
     if (runner_->step(results_)) {
       progressed = true;
       last_step = std::chrono::steady_clock::now() - before;
+      if (!runner_->busy()) flush();  // nothing else to batch with: answer now
     }
     progressed |= master_.progress_sends();
     if (progressed) {
       idle.reset();
     } else {
-      runner_->idle_wait(idle.next_sleep());
+      runner_->idle_wait(idle);
     }
   }
 }

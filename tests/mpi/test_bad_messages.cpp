@@ -1,5 +1,5 @@
 // Bad input over a real pool: this binary corrupts the master's next tasks message
-// on its way out (it defines MPI_Isend and forwards to PMPI_Isend), and checks
+// on its way out (it defines MPI_Send and MPI_Isend over PMPI), and checks
 // that the affected task fails with a clear error while the pool goes on.
 
 #include <catch2/catch.hpp>
@@ -34,10 +34,12 @@ void put_u64(std::vector<char>& bytes, std::size_t at, std::uint64_t value) { st
 
 }  // namespace
 
-extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-                         MPI_Request* request) {
+namespace {
+
+/// The bytes to send instead, if a corruption is armed and this is a tasks message.
+const std::vector<char>* corrupted(const void* buffer, int count, int tag) {
   const damage kind = tag == mpipool::detail::wire::tag_tasks ? armed.exchange(damage::none) : damage::none;
-  if (kind == damage::none) return PMPI_Isend(buffer, count, type, dest, tag, comm, request);
+  if (kind == damage::none) return nullptr;
   std::vector<char> bytes(static_cast<const char*>(buffer), static_cast<const char*>(buffer) + count);
   switch (kind) {
     case damage::unknown_task_id: {
@@ -62,7 +64,25 @@ extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int d
   }
   std::lock_guard lock(keep_mutex);
   kept.push_back(std::move(bytes));
-  return PMPI_Isend(kept.back().data(), static_cast<int>(kept.back().size()), type, dest, tag, comm, request);
+  return &kept.back();
+}
+
+}  // namespace
+
+// Small messages leave with MPI_Send, larger ones with MPI_Isend: either may carry the damage.
+extern "C" int MPI_Send(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm) {
+  if (const auto* bad = corrupted(buffer, count, tag)) {
+    return PMPI_Send(bad->data(), static_cast<int>(bad->size()), type, dest, tag, comm);
+  }
+  return PMPI_Send(buffer, count, type, dest, tag, comm);
+}
+
+extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+                         MPI_Request* request) {
+  if (const auto* bad = corrupted(buffer, count, tag)) {
+    return PMPI_Isend(bad->data(), static_cast<int>(bad->size()), type, dest, tag, comm, request);
+  }
+  return PMPI_Isend(buffer, count, type, dest, tag, comm, request);
 }
 
 TEST_CASE("a wrong task id fails that task with unknown_task", "[bad-input]") {

@@ -1,5 +1,5 @@
 // Counts what the master sends, through the MPI profiling interface: this binary
-// defines MPI_Isend and forwards it to PMPI_Isend.
+// defines MPI_Send and MPI_Isend and forwards them to PMPI_Send and PMPI_Isend.
 
 #include <catch2/catch.hpp>
 
@@ -18,17 +18,28 @@ std::atomic<std::uint32_t> most_chunks_in_one_message{0};
 std::atomic<std::uint64_t> task_messages{0};
 }  // namespace
 
+namespace {
+void count_tasks_message(const void* buffer, int count, int tag) {
+  // A tasks message starts [u64 message id][u32 chunk count].
+  if (tag != mpipool::detail::wire::tag_tasks || count < 12) return;
+  std::uint32_t chunks = 0;
+  std::memcpy(&chunks, static_cast<const char*>(buffer) + 8, sizeof chunks);
+  std::uint32_t seen = most_chunks_in_one_message.load();
+  while (chunks > seen && !most_chunks_in_one_message.compare_exchange_weak(seen, chunks)) {
+  }
+  ++task_messages;
+}
+}  // namespace
+
+// Small messages leave with MPI_Send, larger ones with MPI_Isend: count both.
+extern "C" int MPI_Send(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm) {
+  count_tasks_message(buffer, count, tag);
+  return PMPI_Send(buffer, count, type, dest, tag, comm);
+}
+
 extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
                          MPI_Request* request) {
-  // A tasks message starts [u64 message id][u32 chunk count].
-  if (tag == mpipool::detail::wire::tag_tasks && count >= 12) {
-    std::uint32_t chunks = 0;
-    std::memcpy(&chunks, static_cast<const char*>(buffer) + 8, sizeof chunks);
-    std::uint32_t seen = most_chunks_in_one_message.load();
-    while (chunks > seen && !most_chunks_in_one_message.compare_exchange_weak(seen, chunks)) {
-    }
-    ++task_messages;
-  }
+  count_tasks_message(buffer, count, tag);
   return PMPI_Isend(buffer, count, type, dest, tag, comm, request);
 }
 

@@ -32,15 +32,15 @@ class prepared_chunks {
  public:
   void add(encoded_chunk chunk) { chunks_.push_back(std::move(chunk)); }
   bool next(encoded_chunk& chunk) {
-    if (chunks_.empty()) return false;
-    chunk = std::move(chunks_.front());
-    chunks_.pop_front();
+    if (empty()) return false;
+    chunk = std::move(chunks_[next_++]);
     return true;
   }
-  [[nodiscard]] bool empty() const { return chunks_.empty(); }
+  [[nodiscard]] bool empty() const { return next_ == chunks_.size(); }
 
  private:
-  std::deque<encoded_chunk> chunks_;
+  std::vector<encoded_chunk> chunks_;
+  std::size_t next_ = 0;
 };
 
 /// apply / apply_async: one item, one async_result.

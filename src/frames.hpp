@@ -1,15 +1,16 @@
 #pragma once
-// Frames between a worker rank and its task process, over a pair of pipes:
-// [u8 kind][u64 length][body]. Bodies are bytes the rank already has from MPI,
-// forwarded without decoding.
+// Frames between a worker rank and its task process, over two shared-memory
+// rings: [u8 kind][u64 length][body]. Bodies are bytes the rank already has from
+// MPI, forwarded without decoding.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <span>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "shm_ring.hpp"
 
 namespace mpipool::detail {
 
@@ -37,13 +38,11 @@ struct frame {
 std::size_t begin_frame(byte_buffer& out, frame_kind kind);
 void end_frame(byte_buffer& out, std::size_t start);
 
-/// Collects bytes read from a non-blocking fd and cuts them into frames.
+/// Collects bytes from a ring and cuts them into frames.
 class frame_reader {
  public:
-  /// Reads what is available; false once the other end has closed.
-  bool fill(int fd);
-  /// Reads until one whole frame is buffered or the fd closes (blocking fds).
-  bool fill_blocking(int fd);
+  /// Takes what the ring holds now; false once the writer closed and all is read.
+  bool fill(shm_ring& ring);
   std::optional<frame> next();
 
  private:
@@ -51,12 +50,12 @@ class frame_reader {
   std::size_t consumed_ = 0;
 };
 
-/// Bytes queued for a non-blocking fd. Several threads may queue; one flush at a time.
+/// Frames queued for a ring. Several threads may queue; one flush at a time.
 class frame_writer {
  public:
   void queue(byte_buffer frames);
-  /// Writes what the pipe takes now; false if the reader is gone.
-  bool flush(int fd);
+  /// Writes what the ring takes now.
+  void flush(shm_ring& ring);
   [[nodiscard]] bool pending() const;
   void clear();
 
@@ -66,7 +65,7 @@ class frame_writer {
   std::size_t offset_ = 0;  // already written of queue_.front()
 };
 
-/// Writes all of `bytes` to a blocking fd; false if the reader is gone.
-bool write_all(int fd, std::span<const std::byte> bytes);
+/// Writes all of `bytes`, waiting for room as needed (the task process's side).
+void write_all(shm_ring& ring, std::span<const std::byte> bytes);
 
 }  // namespace mpipool::detail

@@ -1,0 +1,50 @@
+#pragma once
+// A one-way byte stream between a worker rank and its task process, in shared
+// memory: a ring with a writer position and a reader position. While both sides
+// are busy no system call is made; a side that waits spins a little, then sleeps
+// on a futex, and the other side wakes it only if it sleeps. This replaces a pipe,
+// whose read, write and poll calls cost microseconds each.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace mpipool::detail {
+
+class shm_ring {
+ public:
+  /// Maps a ring of `capacity` bytes that a child forked afterwards shares.
+  explicit shm_ring(std::size_t capacity);
+  ~shm_ring();
+  shm_ring(const shm_ring&) = delete;
+  shm_ring& operator=(const shm_ring&) = delete;
+
+  /// Writer: copies what fits; returns the number of bytes taken.
+  std::size_t write_some(std::span<const std::byte> bytes);
+  /// Writer: the stream ends; the reader sees end-of-stream once it has read everything.
+  void close();
+
+  /// Reader: copies what is there, up to `out.size()` bytes.
+  std::size_t read_some(std::span<std::byte> out);
+  [[nodiscard]] std::size_t readable() const;
+  /// True once the writer closed and every byte has been read.
+  [[nodiscard]] bool at_end() const;
+
+  /// Reader: waits until bytes are there, the stream closed, or the timeout passed.
+  void wait_readable(std::chrono::microseconds timeout);
+  /// Writer: waits until there is room, or the timeout passed.
+  void wait_writable(std::chrono::microseconds timeout);
+
+ private:
+  [[nodiscard]] bool closed() const;
+
+  struct control;
+  control* control_;
+  std::byte* data_;
+  std::size_t capacity_;
+  std::size_t mapped_;
+};
+
+}  // namespace mpipool::detail
