@@ -67,7 +67,8 @@ std::size_t link::max_part_bytes() {
   return limit;
 }
 
-void link::post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner) {
+void link::post(int dest, int tag, const std::byte* data, std::size_t size,
+                std::shared_ptr<const byte_buffer> owner) {
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Isend(data, static_cast<int>(size), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
   requests_.push_back(request);
@@ -82,7 +83,10 @@ void link::send(int dest, int tag, byte_buffer body) {
     check(MPI_Send(body.data(), static_cast<int>(body.size()), MPI_BYTE, dest, tag, comm_), "MPI_Send");
     return;
   }
-  auto owner = std::make_shared<byte_buffer>(std::move(body));
+  send(dest, tag, std::make_shared<const byte_buffer>(std::move(body)));
+}
+
+void link::send(int dest, int tag, std::shared_ptr<const byte_buffer> owner) {
   std::lock_guard lock(sends_mutex_);  // the parts of a split message must not interleave with others
   const std::size_t limit = max_part_bytes();
   if (owner->size() <= limit) {

@@ -41,6 +41,8 @@ class link {
   /// Sends a message; small ones at once, larger ones without blocking (the buffer
   /// is kept until MPI is done with it).
   void send(int dest, int tag, byte_buffer body);
+  /// As send(), for a buffer others keep too (a chunk the master may have to resend).
+  void send(int dest, int tag, std::shared_ptr<const byte_buffer> body);
   /// Completes finished sends; true if any completed.
   bool progress_sends();
   [[nodiscard]] bool sends_pending() const { return pending_.load(std::memory_order_acquire) != 0; }
@@ -70,7 +72,7 @@ class link {
 
  private:
   /// Starts one MPI_Isend; sends_mutex_ must be held.
-  void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<byte_buffer> owner);
+  void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<const byte_buffer> owner);
 
   // Below every BTL's eager limit (Open MPI: 4 KiB shared memory, 64 KiB TCP).
   static constexpr std::size_t small_message_bytes = 4096;
@@ -79,7 +81,7 @@ class link {
   int remote_size_ = 0;
   bool disconnect_ = false;
   std::vector<MPI_Request> requests_;
-  std::vector<std::shared_ptr<byte_buffer>> owners_;
+  std::vector<std::shared_ptr<const byte_buffer>> owners_;
   void heard(int source);
 
   std::vector<int> completed_;  // scratch for MPI_Testsome

@@ -24,8 +24,8 @@ std::chrono::seconds start_timeout() {
 }
 
 /// The bytes of item `index` inside a chunk's [u64 length][bytes]... sequence.
-std::span<const std::byte> item_bytes(const byte_buffer& items, std::uint32_t index) {
-  byte_reader reader(items.view());
+std::span<const std::byte> item_bytes(std::span<const std::byte> items, std::uint32_t index) {
+  byte_reader reader(items);
   for (std::uint32_t i = 0; i < index; ++i) reader.get_blob();
   return reader.get_blob();
 }
@@ -36,6 +36,8 @@ constexpr double queued_work_target_us = 2000.0;
 constexpr std::size_t min_window = 2;
 constexpr std::size_t max_window = 256;
 constexpr int max_messages_per_round = 64;
+// A chunk this large is sent from its own buffer instead of being copied into a batch.
+constexpr std::size_t own_message_bytes = std::size_t{64} << 10;
 
 }  // namespace
 
@@ -371,7 +373,7 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.first_index = fresh.first_index;
         chunk.count = fresh.count;
         chunk.unsettled = fresh.count;
-        chunk.items = std::move(fresh.items);
+        chunk.items = std::make_shared<byte_buffer>(std::move(fresh.items));
         chunk.settled.reset(fresh.count);
         record->issued += fresh.count;
         chunks_.emplace(chunk_id, std::move(chunk));
@@ -398,20 +400,32 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   if (!next_chunk_for(worker, chunk_id)) return false;
   auto& chunk = chunks_.at(chunk_id);
   chunk.worker = worker;
+  ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
   const auto& settings = chunk.owner->work->settings();
+  const wire::chunk_header header{chunk_id, settings.task, chunk.count, settings.timeout.count()};
+  if (message.empty() && chunk.item_view().size() >= own_message_bytes) {
+    // A large chunk goes out as its own message: its header goes into the room left for it.
+    byte_buffer& whole = *chunk.items;
+    chunk.message = next_message_id_++;
+    whole.put_at(0, chunk.message);
+    whole.put_at<std::uint32_t>(sizeof(std::uint64_t), 1);
+    byte_buffer head;
+    wire::put_chunk(head, header, {});
+    head.put_at<std::uint64_t>(head.size() - sizeof(std::uint64_t), chunk.item_view().size());
+    std::memcpy(whole.data() + sizeof(std::uint64_t) + sizeof(std::uint32_t), head.data(), head.size());
+    link_.send(worker, wire::tag_tasks, std::shared_ptr<const byte_buffer>(chunk.items));
+    return true;
+  }
   constexpr std::size_t count_at = sizeof(std::uint64_t);
   if (message.empty()) {
     message.put(next_message_id_++);
     message.put<std::uint32_t>(0);  // chunk count, patched below
   }
-  std::uint64_t message_id = 0;
-  std::memcpy(&message_id, message.data(), sizeof message_id);
-  chunk.message = message_id;
-  wire::put_chunk(message, {chunk_id, settings.task, chunk.count, settings.timeout.count()}, chunk.items.view());
+  std::memcpy(&chunk.message, message.data(), sizeof chunk.message);
+  wire::put_chunk(message, header, chunk.item_view());
   std::uint32_t count = 0;
   std::memcpy(&count, message.data() + count_at, sizeof count);
   message.put_at<std::uint32_t>(count_at, count + 1);
-  ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
   return true;
 }
 
@@ -625,9 +639,10 @@ void manager::retry_item(chunk_record& chunk, std::uint32_t item) {
   again.first_index = chunk.first_index + item;
   again.count = 1;
   again.unsettled = 1;
-  const auto bytes = item_bytes(chunk.items, item);
-  again.items.put<std::uint64_t>(bytes.size());
-  again.items.append(bytes.data(), bytes.size());
+  const auto bytes = item_bytes(chunk.item_view(), item);
+  again.items = std::make_shared<byte_buffer>(encoded_chunk::header_room);
+  again.items->put<std::uint64_t>(bytes.size());
+  again.items->append(bytes.data(), bytes.size());
   again.settled.reset(1);
   again.attempt = chunk.attempt + 1;
   again.avoid_worker = chunk.worker;

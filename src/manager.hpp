@@ -89,7 +89,10 @@ class manager final : public executor {
     std::uint64_t first_index = 0;
     std::uint32_t count = 0;
     std::uint32_t unsettled = 0;
-    byte_buffer items;  // kept to resend an item lost with its worker
+    std::shared_ptr<byte_buffer> items;  // header room, then the items; kept to resend a lost item
+    [[nodiscard]] std::span<const std::byte> item_view() const {
+      return items->view().subspan(encoded_chunk::header_room);
+    }
     item_flags settled;
     int worker = -1;
     std::uint64_t message = 0;  // the tasks message that carried it

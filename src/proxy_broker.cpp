@@ -133,6 +133,7 @@ void proxy_broker::submit(byte_reader& in) {
   chunk.first_index = in.get<std::uint64_t>();
   chunk.count = in.get<std::uint32_t>();
   const auto items = in.take(in.remaining());
+  chunk.items.resize(encoded_chunk::header_room);
   chunk.items.append(items.data(), items.size());
   auto found = pools_.find(id);
   if (found == pools_.end()) return;

@@ -72,7 +72,8 @@ void proxy_executor::send_chunks() {
       submit.put<std::int64_t>(settings.timeout.count());
       submit.put<std::uint64_t>(chunk.first_index);
       submit.put(chunk.count);
-      submit.append(chunk.items.data(), chunk.items.size());
+      const auto items = chunk.item_bytes();
+      submit.append(items.data(), items.size());
       end_frame(submit, start);
       task_process::current().send(submit);
       record.issued += chunk.count;

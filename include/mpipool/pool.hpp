@@ -49,12 +49,7 @@ void append_converted(encoded_chunk& chunk, const Item& item) {
 /// Appends one starmap item: a tuple (or pair) of the task's arguments.
 template <class Args, class Item>
 void append_unpacked(encoded_chunk& chunk, const Item& item) {
-  if constexpr (std::is_same_v<std::remove_cvref_t<Item>, Args>) {
-    std::apply([&chunk](const auto&... values) { append_item(chunk, values...); }, item);
-  } else {
-    const Args converted(item);
-    std::apply([&chunk](const auto&... values) { append_item(chunk, values...); }, converted);
-  }
+  std::apply([&chunk](const auto&... values) { append_call<Args>(chunk, values...); }, item);
 }
 
 }  // namespace detail
@@ -225,8 +220,7 @@ class pool {
     state->set_task(settings.task);
     state->set_driver(executor_);
     detail::encoded_chunk chunk;
-    const typename traits::args converted(std::forward<Args>(args)...);
-    std::apply([&chunk](const auto&... values) { detail::append_item(chunk, values...); }, converted);
+    detail::append_call<typename traits::args>(chunk, std::forward<Args>(args)...);
     engine().submit(std::make_shared<detail::single_job<detail::result_of_t<F>>>(settings, std::move(chunk), state));
     return state;
   }

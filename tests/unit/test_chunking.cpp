@@ -23,7 +23,7 @@ TEST_CASE("append_item frames each item with its length", "[chunking]") {
   mpipool::detail::append_item(chunk, 7);
   mpipool::detail::append_item(chunk, 1.5, 2);
   REQUIRE(chunk.count == 2);
-  mpipool::detail::byte_reader reader(chunk.items.view());
+  mpipool::detail::byte_reader reader(chunk.item_bytes());
   CHECK(reader.get_blob().size() == sizeof(int));
   CHECK(reader.get_blob().size() == sizeof(double) + sizeof(int));
   CHECK(reader.at_end());

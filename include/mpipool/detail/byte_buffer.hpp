@@ -11,6 +11,26 @@
 
 namespace mpipool::detail {
 
+/// Large blocks (1 MiB and up) are recycled instead of returned to the system: a
+/// fresh block must be paged in on first touch, which costs more than copying it.
+struct large_blocks {
+  static constexpr std::size_t threshold = std::size_t{1} << 20;
+  /// A block of at least `size` bytes; sets `size` to what it holds.
+  static std::byte* take(std::size_t& size);
+  static void give_back(std::byte* block, std::size_t size);
+};
+
+struct block_deleter {
+  std::size_t size = 0;
+  void operator()(std::byte* block) const {
+    if (size >= large_blocks::threshold) {
+      large_blocks::give_back(block, size);
+    } else {
+      delete[] block;
+    }
+  }
+};
+
 class byte_buffer {
  public:
   byte_buffer() = default;
@@ -38,7 +58,13 @@ class byte_buffer {
     if (wanted <= capacity_) return;
     std::size_t grown = capacity_ < 64 ? 64 : capacity_ * 2;
     if (grown < wanted) grown = wanted;
-    auto fresh = std::make_unique_for_overwrite<std::byte[]>(grown);
+    std::unique_ptr<std::byte[], block_deleter> fresh;
+    if (grown >= large_blocks::threshold) {
+      std::byte* block = large_blocks::take(grown);
+      fresh = {block, block_deleter{grown}};
+    } else {
+      fresh = {new std::byte[grown], block_deleter{grown}};
+    }
     if (size_ != 0) std::memcpy(fresh.get(), data_.get(), size_);
     data_ = std::move(fresh);
     capacity_ = grown;
@@ -71,7 +97,7 @@ class byte_buffer {
   }
 
  private:
-  std::unique_ptr<std::byte[]> data_;
+  std::unique_ptr<std::byte[], block_deleter> data_;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
 };

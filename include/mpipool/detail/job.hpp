@@ -10,6 +10,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "mpipool/detail/byte_buffer.hpp"
 #include "mpipool/detail/driver.hpp"
@@ -18,20 +21,40 @@
 namespace mpipool::detail {
 
 /// Consecutive items of one job, each written as [u64 length][argument bytes].
+/// The items start after `header_room` bytes, where the engine writes a message
+/// header, so that a large chunk goes out as its own message without a copy.
 struct encoded_chunk {
+  static constexpr std::size_t header_room = 44;  // wire: message id, count, one chunk header, items length
   std::uint64_t first_index = 0;
   std::uint32_t count = 0;
   byte_buffer items;
+
+  [[nodiscard]] std::span<const std::byte> item_bytes() const {
+    return items.empty() ? std::span<const std::byte>() : items.view().subspan(header_room);
+  }
 };
 
 /// Appends one item's encoded arguments to a chunk.
 template <class... Ts>
 void append_item(encoded_chunk& chunk, const Ts&... args) {
+  if (chunk.items.empty()) chunk.items.resize(encoded_chunk::header_room);
   const std::size_t length_at = chunk.items.size();
   chunk.items.put<std::uint64_t>(0);
   encode_values(chunk.items, args...);
   chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t));
   ++chunk.count;
+}
+
+/// Appends one call's arguments, converted to the task's parameter types (`ArgsTuple`)
+/// only where they differ: a vector passed as it is, is not copied first.
+template <class ArgsTuple, class... Args>
+void append_call(encoded_chunk& chunk, Args&&... args) {
+  if constexpr (std::is_same_v<std::tuple<std::remove_cvref_t<Args>...>, ArgsTuple>) {
+    append_item(chunk, args...);
+  } else {
+    const ArgsTuple converted(std::forward<Args>(args)...);
+    std::apply([&chunk](const auto&... values) { append_item(chunk, values...); }, converted);
+  }
 }
 
 /// What the engine needs to run a job's items.
