@@ -69,6 +69,13 @@ done
 scancel "$job"
 expect_no_processes "$jobs/seed 2"
 
+# The benchmark template runs bench/run on the allocation (tiny sizes here).
+MPIPOOL_SOURCE="$SOURCE_DIR" MPIPOOL_BUILD="$BUILD_DIR" MPIPOOL_RESULTS="$WORK/bench" \
+  submit bench -N 1 --ntasks-per-node=2 "$templates/benchmark.sbatch" --smoke --workers 1
+expect_status 0
+expect_out "results: $WORK/bench/table.md"
+[ -s "$WORK/bench/table.md" ] && [ -s "$WORK/bench/plot.png" ] || fail "the benchmark job wrote no table or plot"
+
 # srun direct launch cannot spawn: a dynamic pool fails at once and says what to do.
 STATUS=0
 timeout 60 srun -N 1 -n 2 --mpi=pmix "$jobs/seed" 0.01 >"$WORK/out" 2>"$WORK/err" || STATUS=$?

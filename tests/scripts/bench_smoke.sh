@@ -1,0 +1,18 @@
+# The benchmark suite in seconds (tiny sizes, one run): it must still run every
+# system and write its CSV, table and plot, so the scripts cannot rot. Not a
+# measurement: bench/run without --smoke is.
+source "$(dirname "$0")/lib.sh"
+: "${SOURCE_DIR:?}"
+
+"$SOURCE_DIR/bench/run" --smoke --build "$BUILD_DIR" --out "$WORK/results" >"$WORK/out" 2>"$WORK/err" ||
+  { cat "$WORK/err"; fail "bench/run --smoke failed"; }
+for file in results.csv summary.csv table.md plot.png; do
+  [ -s "$WORK/results/$file" ] || { cat "$WORK/err"; fail "bench/run wrote no $file"; }
+done
+# Every system produced numbers for the throughput workload.
+for system in mpipool mpipool-direct raw-mpi multiprocessing mpi4py.futures; do
+  grep -q "^$system,tasks," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W1 result for $system"; }
+done
+file "$WORK/results/plot.png" | grep -q "PNG image" || fail "plot.png is not a PNG"
+grep -q "## W7" "$WORK/results/table.md" || fail "the table lacks W7"
+echo "ok"
