@@ -56,7 +56,7 @@ class backoff {
 
   /// A short busy-wait that tells the CPU we are spinning.
   static void relax() {
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < 1; ++i) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif

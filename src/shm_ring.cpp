@@ -24,9 +24,6 @@ struct shm_ring::control {
 
 namespace {
 
-// A waiting side spins this long before it sleeps: the other side usually answers sooner.
-constexpr auto spin_before_sleep = std::chrono::microseconds(50);
-
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::chrono::microseconds timeout) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
   const timespec limit{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -47,11 +44,12 @@ void wake_if_sleeping(std::atomic<std::uint32_t>& sleeping) {
   }
 }
 
-/// Spins, then sleeps on `sleeping` until ready() or the timeout.
+/// Spins for up to `spin`, then sleeps on `sleeping` until ready() or the timeout.
 template <class Ready>
-void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds timeout, Ready ready) {
+void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds timeout,
+                 std::chrono::microseconds spin, Ready ready) {
   const auto start = std::chrono::steady_clock::now();
-  const auto spin_end = start + std::min(timeout, std::chrono::microseconds(spin_before_sleep));
+  const auto spin_end = start + std::min(timeout, spin);
   const auto polite = start + std::chrono::microseconds(10);
   while (!ready()) {
     const auto now = std::chrono::steady_clock::now();
@@ -134,12 +132,13 @@ std::size_t shm_ring::read_some(std::span<std::byte> out) {
   return count;
 }
 
-void shm_ring::wait_readable(std::chrono::microseconds timeout) {
-  sleep_until(control_->reader_sleeping, timeout, [this] { return readable() != 0 || closed(); });
+void shm_ring::wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin) {
+  sleep_until(control_->reader_sleeping, timeout, spin, [this] { return readable() != 0 || closed(); });
 }
 
 void shm_ring::wait_writable(std::chrono::microseconds timeout) {
-  sleep_until(control_->writer_sleeping, timeout, [this] { return readable() < capacity_; });
+  sleep_until(control_->writer_sleeping, timeout, std::chrono::microseconds(0),
+              [this] { return readable() < capacity_; });
 }
 
 }  // namespace mpipool::detail

@@ -1,8 +1,8 @@
 #pragma once
 // A one-way byte stream between a worker rank and its task process, in shared
 // memory: a ring with a writer position and a reader position. While both sides
-// are busy no system call is made; a side that waits spins a little, then sleeps
-// on a futex, and the other side wakes it only if it sleeps. This replaces a pipe,
+// are busy no system call is made; a side that waits may spin a little, then
+// sleeps on a futex, and the other side wakes it only if it sleeps. This replaces a pipe,
 // whose read, write and poll calls cost microseconds each.
 
 #include <atomic>
@@ -32,8 +32,9 @@ class shm_ring {
   /// True once the writer closed and every byte has been read.
   [[nodiscard]] bool at_end() const;
 
-  /// Reader: waits until bytes are there, the stream closed, or the timeout passed.
-  void wait_readable(std::chrono::microseconds timeout);
+  /// Reader: waits until bytes are there, the stream closed, or the timeout passed;
+  /// spins for up to `spin` before it sleeps.
+  void wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin = {});
   /// Writer: waits until there is room, or the timeout passed.
   void wait_writable(std::chrono::microseconds timeout);
 

@@ -70,6 +70,7 @@ class task_process {
   frame_reader reader_;
   byte_buffer results_;
   std::chrono::steady_clock::time_point results_since_{};
+  std::chrono::microseconds idle_spin_;  // before sleeping on an empty input ring
   std::deque<frame> chunks_;
   std::map<std::uint32_t, proxy_executor*> proxies_;
   std::uint32_t next_proxy_ = 1;
