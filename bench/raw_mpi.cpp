@@ -54,17 +54,28 @@ void serve() {
   }
 }
 
+/// Sends one message to worker `w`. A large message goes out non-blocking, as mpipool
+/// sends it: two blocking rendezvous sends in a row to a worker that is itself
+/// blocked sending its answer would deadlock. Its bytes must outlive run_window.
+void send_to(int w, const std::vector<char>& bytes, int tag, std::vector<MPI_Request>& large_sends) {
+  constexpr std::size_t eager_bytes = 4096;  // Open MPI's shared-memory eager limit
+  if (bytes.size() <= eager_bytes) {
+    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, w, tag, MPI_COMM_WORLD);
+    return;
+  }
+  large_sends.emplace_back();
+  MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, w, tag, MPI_COMM_WORLD, &large_sends.back());
+}
+
 /// Sends `messages` messages from `next`, keeping `window` in flight per worker; returns seconds.
 template <class Next>
 double run_window(int size, long messages, int window, int tag, Next next) {
   std::vector<char> reply;
+  std::vector<MPI_Request> large_sends;
   const auto start = std::chrono::steady_clock::now();
   long sent = 0;
   for (int k = 0; k < window; ++k) {
-    for (int w = 1; w < size && sent < messages; ++w, ++sent) {
-      const auto& bytes = next(sent);
-      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, w, tag, MPI_COMM_WORLD);
-    }
+    for (int w = 1; w < size && sent < messages; ++w, ++sent) send_to(w, next(sent), tag, large_sends);
   }
   for (long received = 0; received < messages; ++received) {
     MPI_Status status;
@@ -74,11 +85,11 @@ double run_window(int size, long messages, int window, int tag, Next next) {
     reply.resize(static_cast<std::size_t>(count));
     MPI_Recv(reply.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (sent < messages) {
-      const auto& bytes = next(sent);
-      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, status.MPI_SOURCE, tag, MPI_COMM_WORLD);
+      send_to(status.MPI_SOURCE, next(sent), tag, large_sends);
       ++sent;
     }
   }
+  MPI_Waitall(static_cast<int>(large_sends.size()), large_sends.data(), MPI_STATUSES_IGNORE);
   return seconds_since(start);
 }
 
