@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "backoff.hpp"
 #include "context.hpp"
@@ -210,7 +211,7 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
     if (pause.count() == 0) {
       idle.spin();
     } else {
-      fine_naps.sleep(std::min<clock::duration>(pause, deadline - now));
+      fine_naps.sleep(std::min<clock::duration>(std::min(pause, nap_cap()), deadline - now));
     }
   }
   // The progress thread notices within its rest period (1 ms); waking it here
@@ -265,6 +266,11 @@ void manager::terminate() {
 
 bool manager::idle() const { return jobs_.empty() && chunks_.empty(); }
 
+std::chrono::microseconds manager::nap_cap() const {
+  if (engine_idle_.load(std::memory_order_acquire)) return std::chrono::microseconds(max_nap_us);
+  return std::chrono::microseconds(busy_nap_cap_us_.load(std::memory_order_relaxed));
+}
+
 bool manager::progress_once() {
   try {
     bool worked = take_submissions();
@@ -311,7 +317,7 @@ void manager::run() {
       continue;
     }
     std::unique_lock lock(mutex_);
-    work_cv_.wait_for(lock, pause, [this] {
+    work_cv_.wait_for(lock, std::min(pause, nap_cap()), [this] {
       return !incoming_.empty() || wake_requested_ || shutting_down_ || terminating_;
     });
     wake_requested_ = false;
@@ -491,6 +497,7 @@ void manager::on_results(int worker, const byte_buffer& body) {
       if (found == chunks_.end() || item >= found->second.count) continue;  // late duplicate or stale
       settle(chunk_id, found->second, item, status, payload);
     }
+    adapt_window(worker_states_[static_cast<std::size_t>(worker)]);
   } catch (const serialization_error& e) {
     // Which items the unreadable rest held is unknown: fail what this worker still owes.
     const auto failure = std::make_exception_ptr(serialization_error(
@@ -655,21 +662,42 @@ void manager::chunk_finished(std::uint64_t chunk_id, chunk_record& chunk) {
   if (chunk.worker >= 0) {
     auto& state = worker_states_[static_cast<std::size_t>(chunk.worker)];
     --state.in_flight;
-    adapt_window(state);
+    ++state.finished_unmeasured;
   }
   chunks_.erase(chunk_id);
 }
 
+namespace {
+double completions_per_us(double mean_gap_us) { return mean_gap_us > 0 ? 1.0 / std::max(mean_gap_us, 1.0) : 0.0; }
+}  // namespace
+
 void manager::adapt_window(worker_record& worker) {
+  if (worker.finished_unmeasured == 0) return;
+  const auto finished = std::exchange(worker.finished_unmeasured, 0);
   const auto now = clock::now();
+  const double gap_before = worker.mean_gap_us;
   if (worker.last_completion != clock::time_point{}) {
-    const double gap = std::chrono::duration<double, std::micro>(now - worker.last_completion).count();
+    // Chunks reported in one message share the time since the last one; counted
+    // as gaps of zero, they would open the window of a worker that batched results.
+    const double gap = std::chrono::duration<double, std::micro>(now - worker.last_completion).count() /
+                       static_cast<double>(finished);
     worker.mean_gap_us = worker.mean_gap_us == 0 ? gap : 0.8 * worker.mean_gap_us + 0.2 * gap;
   }
   worker.last_completion = now;
+  if (gap_before != worker.mean_gap_us) {
+    completions_per_us_ += completions_per_us(worker.mean_gap_us) - completions_per_us(gap_before);
+    const double interval_us = completions_per_us_ > 0 ? 1.0 / completions_per_us_ : max_nap_us;
+    busy_nap_cap_us_.store(std::clamp<std::int64_t>(static_cast<std::int64_t>(interval_us / 32), 10, max_nap_us),
+                           std::memory_order_relaxed);
+  }
   if (fixed_window_ != 0) return;
-  const double wanted = queued_work_target_us / std::max(worker.mean_gap_us, 1.0);
-  worker.window = std::clamp(static_cast<std::size_t>(std::ceil(wanted)), min_window, max_window);
+  // The window at most doubles per report. Opened to 256 at the first report, which
+  // has no estimate yet, it let one worker queue an eighth of a run of 2 ms tasks
+  // (measured: 2.1x the ideal time on 15 workers).
+  const double wanted = worker.mean_gap_us == 0 ? 2.0 * static_cast<double>(worker.window)
+                                                 : queued_work_target_us / std::max(worker.mean_gap_us, 1.0);
+  const auto grown = std::min(static_cast<std::size_t>(std::ceil(wanted)), 2 * worker.window);
+  worker.window = std::clamp(grown, min_window, max_window);
 }
 
 void manager::job_progressed(job_iterator record) {

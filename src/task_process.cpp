@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu_affinity.hpp"
 #include "error_record.hpp"
 #include "mpipool/task.hpp"
 #include "proxy_executor.hpp"
@@ -28,16 +29,17 @@ constexpr auto max_result_delay = std::chrono::microseconds(100);
 constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
 
 /// How long an idle task process spins for the next task before it sleeps.
-/// Spinning saves the futex wake-up only if the rank has a core of its own: on a
-/// node with fewer cores than ranks and task processes, a spinning task process
-/// takes the core its rank needs to forward that task (measured on 2 cores: a
-/// round trip of 60 us with a 50 us spin, 22 us without). MPIPOOL_TASK_SPIN_US overrides.
+/// Spinning saves the futex wake-up only if the rank has a core of its own: when
+/// the rank is bound to one core (which the task process inherits), or the node has
+/// fewer cores than ranks and task processes, a spinning task process takes the
+/// core its rank needs to forward that task (measured on 2 cores: a round trip of
+/// 60 us with a 50 us spin, 22 us without). MPIPOOL_TASK_SPIN_US overrides.
 std::chrono::microseconds idle_spin() {
   if (const char* text = std::getenv("MPIPOOL_TASK_SPIN_US")) return std::chrono::microseconds(std::atol(text));
   const char* local_ranks = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");  // set by Open MPI's launcher
   const long ranks = local_ranks != nullptr ? std::atol(local_ranks) : 0;
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-  const bool core_each = ranks > 0 && 2 * ranks <= cores;
+  const bool core_each = ranks > 0 && 2 * ranks <= cores && cpus_in_affinity() >= 2;
   return std::chrono::microseconds(core_each ? 200 : 0);
 }
 
