@@ -86,11 +86,14 @@ double bare_spawn(int workers) {
   return elapsed;
 }
 
-/// Seconds until a fresh sub-pool of `workers` has answered its first task; warm reuses the last one.
-double subpool_start(int workers, bool warm) {
+/// Seconds until a fresh sub-pool of `workers` has answered its first task; warm reuses
+/// the last one. The sub-pool runs in the mode of the benchmark's pool.
+double subpool_start(int workers, bool warm, bool direct) {
   if (!warm) mpipool::stop_warm_workers();
   const auto start = std::chrono::steady_clock::now();
-  mpipool::pool sub(static_cast<std::size_t>(workers), {.spawn = {.oversubscribe = true}});
+  mpipool::pool sub(static_cast<std::size_t>(workers),
+                    {.mode = direct ? mpipool::execution::direct : mpipool::execution::supervised,
+                     .spawn = {.oversubscribe = true}});
   if (sub.apply(noop, 1) != 1) return -1;
   return seconds_since(start);
 }
@@ -165,8 +168,9 @@ int main(int argc, char** argv) {
       if (options.mode == mpipool::execution::direct) {
         std::printf("spawn_bare,2,%d,%.4f,s\n", workers, pool.apply(bare_spawn, 2));
       }
-      std::printf("spawn_cold,2,%d,%.4f,s\n", workers, pool.apply(subpool_start, 2, false));
-      std::printf("spawn_warm,2,%d,%.6f,s\n", workers, pool.apply(subpool_start, 2, true));
+      const bool direct = options.mode == mpipool::execution::direct;
+      std::printf("spawn_cold,2,%d,%.4f,s\n", workers, pool.apply(subpool_start, 2, false, direct));
+      std::printf("spawn_warm,2,%d,%.6f,s\n", workers, pool.apply(subpool_start, 2, true, direct));
     }
   } else if (workload == "idle") {
     const double seconds = arg(2, 5);
