@@ -31,6 +31,8 @@ namespace {
 
 class direct_runner final : public runner {
  public:
+  [[nodiscard]] execution mode() const override { return execution::direct; }
+
   void begin_session(const wire::session_init& init, const origin& identity) override {
     identity_ = identity;
     queue_.clear();

@@ -25,6 +25,8 @@ struct task_chunk {
 class runner {
  public:
   virtual ~runner() = default;
+  /// The mode it runs tasks in; a worker keeps its runner for sessions of that mode.
+  [[nodiscard]] virtual execution mode() const = 0;
   /// Prepares for a session: runs the initializer. Throws what the initializer threw.
   virtual void begin_session(const wire::session_init& init, const origin& identity) = 0;
   /// Drops queued chunks; with `kill_running`, also stops a task that is running.

@@ -73,7 +73,10 @@ bool worker::start_session(const message& init_message) {
     if (init.fingerprint != reply.fingerprint) {
       reply.ok = false;  // the master reports the mismatch
     } else {
-      runner_ = init.mode == execution::supervised ? make_supervised_runner() : make_direct_runner();
+      // Kept across sessions of one mode: an idle task process can serve the next pool.
+      if (!runner_ || runner_->mode() != init.mode) {
+        runner_ = init.mode == execution::supervised ? make_supervised_runner() : make_direct_runner();
+      }
       runner_->begin_session(init, identity_);
     }
   } catch (...) {

@@ -280,7 +280,9 @@ class pool {
 
 /// Stops the warm workers that ended dynamic pools of this process keep for
 /// reuse, and returns their slots. Happens by itself after MPIPOOL_WARM_SECONDS
-/// (default 30) idle, when slots run short, and at exit.
+/// (default 30) idle, when slots run short, and at exit. Limitation: called in a
+/// supervised task, it does nothing, because the warm workers of pools opened in
+/// tasks belong to the rank; run such a task in execution::direct to control them.
 void stop_warm_workers();
 
 /// The one-call form: sets up MPI, serves on workers, and runs `body` with a pool

@@ -29,6 +29,23 @@ TEST_CASE("supervised tasks run in a task process under each rank; direct ones i
   CHECK(distinct(direct.map(rank_process_id, std::vector<int>(60, 0), {.chunksize = 1})) == 1);
 }
 
+TEST_CASE("a pool without initializer takes over the idle task processes of the last one", "[lifecycle]") {
+  auto task_processes = [](mpipool::pool&& pool) {
+    auto pids = pool.map(process_id, std::vector<int>(40, 0), {.chunksize = 1});
+    std::sort(pids.begin(), pids.end());
+    pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+    return pids;
+  };
+  const auto first = task_processes(static_pool());
+  CHECK(task_processes(static_pool()) == first);  // no fork for the second pool
+  // An initializer must run in a fresh process, as with Python's Pool.
+  mpipool::pool_options initialized;
+  initialized.initializer = mpipool::call(set_worker_tag, std::string("fresh"));
+  for (long pid : task_processes(static_pool(initialized))) {
+    CHECK(std::find(first.begin(), first.end(), pid) == first.end());
+  }
+}
+
 TEST_CASE("a dynamic pool spawns its workers and runs tasks on them", "[nested]") {
   mpipool::pool pool(3, shared_cores());
   CHECK(pool.size() == 3);
