@@ -25,6 +25,8 @@ class proxy_broker {
   void handle(const frame& incoming);
   /// Closes every pool; `terminate` stops their running tasks (the task process is gone).
   void close_all(bool terminate);
+  /// True when no pool opened by the task process is open.
+  [[nodiscard]] bool empty() const { return pools_.empty(); }
 
  private:
   void open(byte_reader& in);

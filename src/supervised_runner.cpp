@@ -71,18 +71,25 @@ class supervised_runner final : public runner {
     }
     init_ = init;
     identity_ = identity;
-    start_child();
-    wait_for_initializer();
+    try {
+      start_child();
+      wait_for_initializer();
+    } catch (...) {
+      stop_child(true);  // the runner outlives the session: its failed task process must not
+      throw;
+    }
   }
 
   void end_session(bool kill_running) override {
     pending_.clear();
     // An idle task process of a pool without initializer or recycling stays for the
     // next pool: a fork of an MPI process costs milliseconds (15 ms on a small VM).
+    // Not when a task kept a pool open (its proxy would outlive the session), nor
+    // under a memory limit (set at fork: the old heap would eat the new budget).
     const bool reusable = !kill_running && in_child_.empty() && !child_closed_ && !recycling_ &&
-                          !init_.initializer && init_.maxtasksperchild == 0 && child_.pid > 0;
+                          !init_.initializer && init_.maxtasksperchild == 0 && init_.task_memory_limit == 0 &&
+                          child_.pid > 0 && (!broker_ || broker_->empty());
     if (reusable) {
-      if (broker_) broker_->close_all(false);
       child_parked_ = true;
       return;
     }
