@@ -4,9 +4,11 @@
 #include <thread>
 
 #include "backoff.hpp"
+#include "chunk_items.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
+#include "packed_run.hpp"
 #include "runner.hpp"
 
 namespace mpipool::detail {
@@ -50,17 +52,27 @@ class direct_runner final : public runner {
     if (queue_.empty()) return false;
     task_chunk chunk = std::move(queue_.front());
     queue_.pop_front();
-    byte_reader items(chunk.items);
-    for (std::uint32_t i = 0; i < chunk.header.count; ++i) {
-      results.add(chunk.header.id, i, [&](byte_buffer& out, std::size_t payload_at) {
+    const auto& header = chunk.header;
+    const task_entry* entry = registry::instance().find(header.task);
+    if (runs_packed(entry, header.item_size, chunk.items, header.count)) {
+      std::atomic<std::uint32_t> current{0};
+      run_packed(*entry, chunk.items, header.item_size, 0, header.count, current, identity_,
+                 [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
+                   results.add(header.id, item, status, payload);
+                 });
+      return true;
+    }
+    item_cursor items(chunk.items, header.item_size);
+    for (std::uint32_t i = 0; i < header.count; ++i) {
+      results.add(header.id, i, [&](byte_buffer& out, std::size_t payload_at) {
         std::span<const std::byte> args;
         try {
-          args = items.get_blob();
+          args = items.next();
         } catch (...) {  // a malformed chunk fails its items; the worker goes on
           write_error(out, std::current_exception(), identity_);
           return wire::item_status::failed;
         }
-        return run_item(chunk.header.task, args, out, payload_at, identity_);
+        return run_item(header.task, args, out, payload_at, identity_);
       });
     }
     return true;

@@ -16,14 +16,15 @@ namespace mpipool::detail {
 
 enum class frame_kind : std::uint8_t {
   // rank -> task process
-  chunk = 1,          // [u64 chunk][u32 task][u32 first item][u32 count][i64 timeout ms][items]
+  chunk = 1,          // [u64 chunk][u32 task][u32 first item][u32 count][i64 timeout ms][u32 item size][items]
   proxy_opened = 10,  // [u32 proxy][u8 ok][u32 workers | error record]
   proxy_result = 11,  // [u32 proxy][u64 job][u64 index][u8 status][payload]
   // task process -> rank
   item_result = 2,   // [u64 chunk][u32 item][u8 status][payload]
   init_done = 3,     // [u8 ok][error record]
   proxy_open = 20,   // [u32 proxy][u32 workers][options]
-  proxy_submit = 21, // [u32 proxy][u64 job][u32 task][i32 retries][i64 timeout ms][u64 first index][u32 count][items]
+  proxy_submit = 21, // [u32 proxy][u64 job][u32 task][i32 retries][i64 timeout ms][u64 first index][u32 count]
+                     // [u32 item size][items]
   proxy_close = 22,  // [u32 proxy][u8 terminate]
 };
 

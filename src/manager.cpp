@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "backoff.hpp"
+#include "chunk_items.hpp"
 #include "context.hpp"
 #include "slots.hpp"
 #include "timer_slack.hpp"
@@ -22,13 +23,6 @@ std::chrono::seconds start_timeout() {
   const char* text = std::getenv("MPIPOOL_START_TIMEOUT");
   const long seconds = text != nullptr ? std::atol(text) : 0;
   return std::chrono::seconds(seconds > 0 ? seconds : 120);
-}
-
-/// The bytes of item `index` inside a chunk's [u64 length][bytes]... sequence.
-std::span<const std::byte> item_bytes(std::span<const std::byte> items, std::uint32_t index) {
-  byte_reader reader(items);
-  for (std::uint32_t i = 0; i < index; ++i) reader.get_blob();
-  return reader.get_blob();
 }
 
 // The window adapts so that each worker has about this much work queued, which
@@ -378,6 +372,7 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.owner = record;
         chunk.first_index = fresh.first_index;
         chunk.count = fresh.count;
+        chunk.item_size = fresh.item_size;
         chunk.unsettled = fresh.count;
         chunk.items = std::make_shared<byte_buffer>(std::move(fresh.items));
         chunk.settled.reset(fresh.count);
@@ -408,7 +403,7 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   chunk.worker = worker;
   ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
   const auto& settings = chunk.owner->work->settings();
-  const wire::chunk_header header{chunk_id, settings.task, chunk.count, settings.timeout.count()};
+  const wire::chunk_header header{chunk_id, settings.task, chunk.count, settings.timeout.count(), chunk.item_size};
   if (message.empty() && chunk.item_view().size() >= own_message_bytes) {
     // A large chunk goes out as its own message: its header goes into the room left for it.
     byte_buffer& whole = *chunk.items;
@@ -495,7 +490,11 @@ void manager::on_results(int worker, const byte_buffer& body) {
       const auto payload = reader.get_blob();
       auto found = chunks_.find(chunk_id);
       if (found == chunks_.end() || item >= found->second.count) continue;  // late duplicate or stale
-      settle(chunk_id, found->second, item, status, payload);
+      if (status == wire::item_status::ok_run) {
+        settle_run(chunk_id, found->second, item, payload);
+      } else {
+        settle(chunk_id, found->second, item, status, payload);
+      }
     }
     adapt_window(worker_states_[static_cast<std::size_t>(worker)]);
   } catch (const serialization_error& e) {
@@ -640,16 +639,46 @@ void manager::settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t 
   job_progressed(owner);
 }
 
+void manager::settle_run(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t first,
+                         std::span<const std::byte> payload) {
+  byte_reader in(payload);
+  const auto count = in.get<std::uint32_t>();
+  const auto results = in.take(in.remaining());
+  if (count == 0 || count > chunk.count - first || results.size() % count != 0) {
+    throw serialization_error("a run of " + std::to_string(count) + " results (" + std::to_string(results.size()) +
+                              " bytes) from item " + std::to_string(first) + " does not fit a chunk of " +
+                              std::to_string(chunk.count) + " items");
+  }
+  const std::size_t size = results.size() / count;
+  if (!chunk.settled.none_in(first, count)) {
+    // Some were settled already (a retry raced its original): settle the rest one by one.
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (chunk.settled.test(first + i)) continue;
+      const bool last = chunk.unsettled == 1;  // settling it erases the chunk
+      settle(chunk_id, chunk, first + i, wire::item_status::ok, results.subspan(i * size, size));
+      if (last) return;
+    }
+    return;
+  }
+  chunk.settled.set_range(first, count);
+  chunk.unsettled -= count;
+  const auto owner = chunk.owner;
+  owner->work->deliver_run(chunk.first_index + first, count, size, results);
+  owner->settled += count;
+  if (chunk.unsettled == 0) chunk_finished(chunk_id, chunk);
+  job_progressed(owner);
+}
+
 void manager::retry_item(chunk_record& chunk, std::uint32_t item) {
   chunk_record again;
   again.owner = chunk.owner;
   again.first_index = chunk.first_index + item;
   again.count = 1;
   again.unsettled = 1;
-  const auto bytes = item_bytes(chunk.item_view(), item);
+  const auto bytes = chunk_items(chunk.item_view(), chunk.item_size).slice(item, item + 1);
   again.items = std::make_shared<byte_buffer>(encoded_chunk::header_room);
-  again.items->put<std::uint64_t>(bytes.size());
   again.items->append(bytes.data(), bytes.size());
+  again.item_size = chunk.item_size;
   again.settled.reset(1);
   again.attempt = chunk.attempt + 1;
   again.avoid_worker = chunk.worker;

@@ -37,20 +37,42 @@ class item_flags {
  public:
   void reset(std::uint32_t count) {
     small_ = 0;
-    if (count > 64) large_.assign(count, false);
+    large_.clear();
+    if (count > 64) large_.assign((count + 63) / 64, 0);
   }
-  [[nodiscard]] bool test(std::uint32_t i) const { return large_.empty() ? (small_ >> i & 1U) != 0 : large_[i]; }
-  void set(std::uint32_t i) {
-    if (large_.empty()) {
-      small_ |= std::uint64_t{1} << i;
-    } else {
-      large_[i] = true;
-    }
+  [[nodiscard]] bool test(std::uint32_t i) const { return (word(i) >> (i % 64) & 1U) != 0; }
+  void set(std::uint32_t i) { word(i) |= std::uint64_t{1} << (i % 64); }
+  /// Sets items [first, first + count).
+  void set_range(std::uint32_t first, std::uint32_t count) {
+    for_words(first, count, [](std::uint64_t& word, std::uint64_t mask) {
+      word |= mask;
+      return true;
+    });
+  }
+  /// True if none of items [first, first + count) is set.
+  [[nodiscard]] bool none_in(std::uint32_t first, std::uint32_t count) {
+    return for_words(first, count, [](std::uint64_t& word, std::uint64_t mask) { return (word & mask) == 0; });
   }
 
  private:
+  [[nodiscard]] std::uint64_t word(std::uint32_t i) const { return large_.empty() ? small_ : large_[i / 64]; }
+  std::uint64_t& word(std::uint32_t i) { return large_.empty() ? small_ : large_[i / 64]; }
+  /// Calls `visit(word, mask)` for each word the range touches, while it returns true.
+  template <class Visit>
+  bool for_words(std::uint32_t first, std::uint32_t count, Visit visit) {
+    const std::uint64_t end = std::uint64_t{first} + count;
+    for (std::uint64_t at = first; at < end;) {
+      const std::uint64_t bit = at % 64;
+      const std::uint64_t span = std::min<std::uint64_t>(64 - bit, end - at);
+      const std::uint64_t mask = (span == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << span) - 1)) << bit;
+      if (!visit(word(static_cast<std::uint32_t>(at)), mask)) return false;
+      at += span;
+    }
+    return true;
+  }
+
   std::uint64_t small_ = 0;
-  std::vector<bool> large_;
+  std::vector<std::uint64_t> large_;  // one bit per item, for chunks of more than 64
 };
 
 class manager final : public executor {
@@ -88,6 +110,7 @@ class manager final : public executor {
     job_iterator owner;
     std::uint64_t first_index = 0;
     std::uint32_t count = 0;
+    std::uint32_t item_size = 0;  // as in encoded_chunk
     std::uint32_t unsettled = 0;
     std::shared_ptr<byte_buffer> items;  // header room, then the items; kept to resend a lost item
     [[nodiscard]] std::span<const std::byte> item_view() const {
@@ -135,6 +158,9 @@ class manager final : public executor {
   bool serve_slots(message& incoming);
   void settle(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t item, wire::item_status status,
               std::span<const std::byte> payload);
+  /// Settles a run of packed results from item `first` (wire::item_status::ok_run).
+  void settle_run(std::uint64_t chunk_id, chunk_record& chunk, std::uint32_t first,
+                  std::span<const std::byte> payload);
   void retry_item(chunk_record& chunk, std::uint32_t item);
   void chunk_finished(std::uint64_t chunk_id, chunk_record& chunk);
   void job_progressed(job_iterator record);

@@ -26,9 +26,9 @@ struct progress_board {
     started_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     running.store(1, std::memory_order_release);
   }
-  void finish() {
+  void finish(std::uint32_t items) {
     running.store(0, std::memory_order_release);
-    items_done.fetch_add(1, std::memory_order_relaxed);
+    items_done.fetch_add(items, std::memory_order_relaxed);
   }
 };
 

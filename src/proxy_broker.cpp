@@ -132,6 +132,7 @@ void proxy_broker::submit(byte_reader& in) {
   encoded_chunk chunk;
   chunk.first_index = in.get<std::uint64_t>();
   chunk.count = in.get<std::uint32_t>();
+  chunk.item_size = in.get<std::uint32_t>();
   const auto items = in.take(in.remaining());
   chunk.items.resize(encoded_chunk::header_room);
   chunk.items.append(items.data(), items.size());

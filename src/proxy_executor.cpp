@@ -72,6 +72,7 @@ void proxy_executor::send_chunks() {
       submit.put<std::int64_t>(settings.timeout.count());
       submit.put<std::uint64_t>(chunk.first_index);
       submit.put(chunk.count);
+      submit.put(chunk.item_size);
       const auto items = chunk.item_bytes();
       submit.append(items.data(), items.size());
       end_frame(submit, start);

@@ -90,6 +90,11 @@ const task_entry& registry::entry(task_id id) {
   return entries_[id];
 }
 
+const task_entry* registry::find(task_id id) {
+  freeze();
+  return id < entries_.size() ? &entries_[id] : nullptr;
+}
+
 std::uint64_t registry::fingerprint() {
   freeze();
   return fingerprint_;

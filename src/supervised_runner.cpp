@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "backoff.hpp"
+#include "chunk_items.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
@@ -40,13 +41,10 @@ std::string describe_exit(int status) {
   return "task process ended (wait status " + std::to_string(status) + ")";
 }
 
-/// The byte range of items [begin, end) inside a chunk's [u64 length][bytes]... sequence.
-std::span<const std::byte> slice_items(std::span<const std::byte> items, std::uint32_t begin, std::uint32_t end) {
-  byte_reader reader(items);
-  for (std::uint32_t i = 0; i < begin; ++i) reader.get_blob();
-  const std::size_t from = items.size() - reader.remaining();
-  for (std::uint32_t i = begin; i < end; ++i) reader.get_blob();
-  return items.subspan(from, items.size() - reader.remaining() - from);
+/// How many items a result record answers: a run of packed results counts them first.
+std::uint32_t run_length(wire::item_status status, std::span<const std::byte> payload) {
+  if (status != wire::item_status::ok_run) return 1;
+  return std::max<std::uint32_t>(1, byte_reader(payload).get<std::uint32_t>());
 }
 
 class supervised_runner final : public runner {
@@ -174,8 +172,9 @@ class supervised_runner final : public runner {
       out.put(next.begin);
       out.put(end - next.begin);
       out.put(next.chunk.header.timeout_ms);
+      out.put(next.chunk.header.item_size);
       try {
-        const auto items = slice_items(next.chunk.items, next.begin, end);
+        const auto items = chunk_items(next.chunk.items, next.chunk.header.item_size).slice(next.begin, end);
         out.append(items.data(), items.size());
       } catch (const serialization_error&) {
         // A malformed chunk: the task process fails each of its items.
@@ -205,8 +204,9 @@ class supervised_runner final : public runner {
         const auto chunk = in.get<std::uint64_t>();
         const auto item = in.get<std::uint32_t>();
         const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
-        results.add(chunk, item, status, in.take(in.remaining()));
-        answered(chunk, item);
+        const auto payload = in.take(in.remaining());
+        results.add(chunk, item, status, payload);
+        answered(chunk, item + run_length(status, payload) - 1);
       } else if (incoming->kind != frame_kind::init_done) {
         broker_->handle(*incoming);  // the running task opened or uses a pool
       }

@@ -12,9 +12,11 @@
 #include <cstring>
 #include <vector>
 
+#include "chunk_items.hpp"
 #include "cpu_affinity.hpp"
 #include "error_record.hpp"
 #include "mpipool/task.hpp"
+#include "packed_run.hpp"
 #include "proxy_executor.hpp"
 #include "runner.hpp"
 
@@ -216,7 +218,21 @@ void task_process::run_chunk(const frame& chunk) {
   const auto task = in.get<std::uint32_t>();
   const auto first = in.get<std::uint32_t>();
   const auto count = in.get<std::uint32_t>();
-  in.get<std::int64_t>();  // the timeout is the rank's business
+  const auto timeout_ms = in.get<std::int64_t>();
+  const auto item_size = in.get<std::uint32_t>();
+  const auto items = in.take(in.remaining());
+  const task_entry* entry = registry::instance().find(task);
+  // A timeout is measured per item from the board's start time: those run one by one.
+  if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
+    board_->start(chunk_id, first);
+    run_packed(*entry, items, item_size, first, count, board_->item, identity_,
+               [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
+                 add_result(chunk_id, item, status, payload);
+               });
+    board_->finish(count);
+    return;
+  }
+  item_cursor cursor(items, item_size);
   for (std::uint32_t i = 0; i < count; ++i) {
     if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
     const auto start = begin_frame(results_, frame_kind::item_result);
@@ -231,18 +247,33 @@ void task_process::run_chunk(const frame& chunk) {
       results_.append(init_failure_.data(), init_failure_.size());
     } else {
       try {
-        const auto args = in.get_blob();
-        status = run_item(task, args, results_, payload_at, identity_);
+        status = run_item(task, cursor.next(), results_, payload_at, identity_);
       } catch (...) {  // a malformed chunk fails its items
         write_error(results_, std::current_exception(), identity_);
       }
     }
-    board_->finish();
+    board_->finish(1);
     results_.put_at(status_at, static_cast<std::uint8_t>(status));
     end_frame(results_, start);
-    if (std::chrono::steady_clock::now() - results_since_ > max_result_delay || results_.size() > max_result_bytes) {
-      flush_results();
-    }
+    flush_if_due();
+  }
+}
+
+void task_process::add_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
+                              std::span<const std::byte> payload) {
+  if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
+  const auto start = begin_frame(results_, frame_kind::item_result);
+  results_.put(chunk_id);
+  results_.put(item);
+  results_.put(static_cast<std::uint8_t>(status));
+  results_.append(payload.data(), payload.size());
+  end_frame(results_, start);
+  flush_if_due();
+}
+
+void task_process::flush_if_due() {
+  if (std::chrono::steady_clock::now() - results_since_ > max_result_delay || results_.size() > max_result_bytes) {
+    flush_results();
   }
 }
 

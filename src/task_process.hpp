@@ -58,6 +58,10 @@ class task_process {
 
   void dispatch(frame incoming);
   void run_chunk(const frame& chunk);
+  /// Queues one result frame, and sends the queue if it is old or big enough.
+  void add_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
+                  std::span<const std::byte> payload);
+  void flush_if_due();
   void flush_results();
   [[noreturn]] void leave(int status);
 

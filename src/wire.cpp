@@ -137,6 +137,7 @@ void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std
   out.put(header.task);
   out.put(header.count);
   out.put(header.timeout_ms);
+  out.put(header.item_size);
   put_blob(out, items);
 }
 

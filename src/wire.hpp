@@ -14,7 +14,7 @@
 
 namespace mpipool::detail::wire {
 
-inline constexpr std::uint32_t protocol_version = 1;
+inline constexpr std::uint32_t protocol_version = 2;
 
 enum tag : int {
   tag_init = 1,      // master -> worker: a pool session starts (session_init)
@@ -39,7 +39,9 @@ enum tag : int {
 /// Added to a tag when the message is the first part of a split message.
 inline constexpr int split_flag = 1 << 12;
 
-enum class item_status : std::uint8_t { ok = 0, failed = 1, lost = 2 };  // lost: may be retried
+/// lost: may be retried. ok_run: the results of consecutive items from the one named,
+/// from a packed chunk: [u32 count][count x the result's raw bytes].
+enum class item_status : std::uint8_t { ok = 0, failed = 1, lost = 2, ok_run = 3 };
 
 void put_blob(byte_buffer& out, std::span<const std::byte> bytes);
 void put_string(byte_buffer& out, const std::string& text);
@@ -76,6 +78,7 @@ struct chunk_header {
   std::uint32_t task = 0;
   std::uint32_t count = 0;
   std::int64_t timeout_ms = 0;
+  std::uint32_t item_size = 0;  // 0: items are [u64 length][bytes]; else packed, this many bytes each
 };
 void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items);
 

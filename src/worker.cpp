@@ -159,6 +159,7 @@ void worker::add_tasks(message& incoming) {
       chunk.header.task = reader.get<std::uint32_t>();
       chunk.header.count = reader.get<std::uint32_t>();
       chunk.header.timeout_ms = reader.get<std::int64_t>();
+      chunk.header.item_size = reader.get<std::uint32_t>();
       chunk.message = body;
       accepted.push_back(chunk.header.id);
       try {

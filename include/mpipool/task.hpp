@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <span>
 #include <string>
@@ -35,11 +36,20 @@ using erased_function = void (*)();
 /// Runs one item: decodes its arguments, calls the function, appends the encoded result.
 using item_invoker = void (*)(std::span<const std::byte> args, byte_buffer& result);
 
+/// Runs `count` items of a packed chunk (see packed_loop) in one typed loop. It
+/// stores each item's absolute index in `current` before calling it, so when an
+/// item throws, or kills the process, `current` names it.
+using packed_invoker = void (*)(const std::byte* args, std::uint32_t count, std::byte* results,
+                                std::uint32_t first, std::atomic<std::uint32_t>& current);
+
 struct task_entry {
   std::string name;
   std::string signature;  // demangled function type; part of the registry fingerprint
   erased_function function = nullptr;
   item_invoker invoke = nullptr;
+  packed_invoker run_packed = nullptr;  // null unless arguments and result are all arithmetic
+  std::uint32_t packed_arg_size = 0;
+  std::uint32_t packed_result_size = 0;
 };
 
 /// All tasks of this binary. Ids are positions in name order, so every process of
@@ -51,6 +61,7 @@ class registry {
   void add(task_entry entry);
   [[nodiscard]] task_id id_of(erased_function function);  // throws unknown_task
   [[nodiscard]] const task_entry& entry(task_id id);      // throws unknown_task
+  [[nodiscard]] const task_entry* find(task_id id);       // null if unknown
   [[nodiscard]] std::uint64_t fingerprint();
   [[nodiscard]] std::size_t size();
 
@@ -90,26 +101,95 @@ decltype(auto) pass_argument(Value& value) {
   }
 }
 
+/// Calls Function with arguments it owns (see pass_argument).
+template <auto Function>
+decltype(auto) call_with(typename function_traits<decltype(Function)>::args& args) {
+  using traits = function_traits<decltype(Function)>;
+  return [&args]<std::size_t... I>(std::index_sequence<I...>) -> decltype(auto) {
+    return Function(pass_argument<std::tuple_element_t<I, typename traits::params>>(std::get<I>(args))...);
+  }(std::make_index_sequence<traits::arity>{});
+}
+
 template <auto Function>
 void invoke_item(std::span<const std::byte> arg_bytes, byte_buffer& result) {
   using traits = function_traits<decltype(Function)>;
   auto args = decode_values<typename traits::args>(arg_bytes);
-  auto call = [&args]<std::size_t... I>(std::index_sequence<I...>) -> decltype(auto) {
-    return Function(pass_argument<std::tuple_element_t<I, typename traits::params>>(std::get<I>(args))...);
-  };
   if constexpr (std::is_void_v<typename traits::result>) {
-    call(std::make_index_sequence<traits::arity>{});
+    call_with<Function>(args);
   } else {
-    encode_values(result, call(std::make_index_sequence<traits::arity>{}));
+    encode_values(result, call_with<Function>(args));
   }
+}
+
+/// A packed item is the raw bytes of its arguments, which is also their encoding
+/// (encode_values), so one chunk can run either item by item or in a typed loop.
+template <class... Ts>
+inline constexpr bool packable_v = sizeof...(Ts) > 0 && all_raw_v<Ts...>;
+
+template <class Tuple>
+struct packed_args;
+template <class... Ts>
+struct packed_args<std::tuple<Ts...>> {
+  static constexpr bool value = packable_v<Ts...>;
+  static constexpr std::uint32_t size = (0 + ... + sizeof(Ts));
+};
+
+template <class R>
+inline constexpr bool packable_result_v = std::is_void_v<R> || std::is_arithmetic_v<R>;
+
+template <class R>
+constexpr std::uint32_t packed_size_of() {
+  if constexpr (std::is_void_v<R>) {
+    return 0;
+  } else {
+    return sizeof(R);
+  }
+}
+
+/// The typed loop over a packed chunk: no decoding, no per-item framing.
+template <auto Function>
+void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results, std::uint32_t first,
+                 std::atomic<std::uint32_t>& current) {
+  using traits = function_traits<decltype(Function)>;
+  using R = typename traits::result;
+  constexpr std::uint32_t arg_size = packed_args<typename traits::args>::size;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    current.store(first + i, std::memory_order_relaxed);
+    typename traits::args values;
+    std::size_t offset = 0;
+    std::apply(
+        [&](auto&... value) {
+          ((std::memcpy(&value, args + std::size_t{i} * arg_size + offset, sizeof value), offset += sizeof value),
+           ...);
+        },
+        values);
+    if constexpr (std::is_void_v<R>) {
+      call_with<Function>(values);
+    } else {
+      const R result = call_with<Function>(values);
+      std::memcpy(results + std::size_t{i} * sizeof(R), &result, sizeof(R));
+    }
+  }
+}
+
+template <auto Function>
+task_entry make_task_entry(const char* name) {
+  using traits = function_traits<decltype(Function)>;
+  task_entry entry{name, type_name<decltype(Function)>(), reinterpret_cast<erased_function>(Function),
+                   &invoke_item<Function>};
+  if constexpr (packed_args<typename traits::args>::value && packable_result_v<typename traits::result>) {
+    entry.run_packed = &packed_loop<Function>;
+    entry.packed_arg_size = packed_args<typename traits::args>::size;
+    entry.packed_result_size = packed_size_of<typename traits::result>();
+  }
+  return entry;
 }
 
 template <auto Function>
 struct task_registrar {
   static_assert(std::is_pointer_v<decltype(Function)>, "MPIPOOL_TASK needs a plain function");
   explicit task_registrar(const char* name) {
-    registry::instance().add({name, type_name<decltype(Function)>(), reinterpret_cast<erased_function>(Function),
-                              &invoke_item<Function>});
+    registry::instance().add(make_task_entry<Function>(name));
   }
 };
 

@@ -19,15 +19,24 @@
 
 namespace {
 
-enum class damage { none, unknown_task_id, huge_items_length, huge_item_length, cut_after_header, cut_in_id };
+enum class damage {
+  none,
+  unknown_task_id,
+  huge_items_length,
+  huge_item_length,
+  wrong_item_size,
+  cut_after_header,
+  cut_in_id
+};
 std::atomic<damage> armed{damage::none};
 std::mutex keep_mutex;
 std::deque<std::vector<char>> kept;  // corrupted copies must outlive their sends
 
-// Offsets in a tasks message: [u64 id][u32 chunks] then [u64 chunk][u32 task][u32 count][i64 timeout][u64 items
-// length][items: u64 item length, bytes...].
+// Offsets in a tasks message: [u64 id][u32 chunks] then [u64 chunk][u32 task][u32 count][i64 timeout][u32 item
+// size][u64 items length][items: u64 item length, bytes... or, packed, item size bytes each].
 constexpr std::size_t task_at = 8 + 4 + 8;
-constexpr std::size_t items_length_at = task_at + 4 + 4 + 8;
+constexpr std::size_t item_size_at = task_at + 4 + 4 + 8;
+constexpr std::size_t items_length_at = item_size_at + 4;
 constexpr std::size_t first_item_length_at = items_length_at + 8;
 
 void put_u64(std::vector<char>& bytes, std::size_t at, std::uint64_t value) { std::memcpy(&bytes[at], &value, 8); }
@@ -53,6 +62,11 @@ const std::vector<char>* corrupted(const void* buffer, int count, int tag) {
     case damage::huge_item_length:
       put_u64(bytes, first_item_length_at, std::uint64_t{1} << 40);
       break;
+    case damage::wrong_item_size: {
+      const std::uint32_t claimed = 1000;
+      std::memcpy(&bytes[item_size_at], &claimed, 4);
+      break;
+    }
     case damage::cut_after_header:
       bytes.resize(12);
       break;
@@ -99,8 +113,10 @@ TEST_CASE("an oversized length field fails the task with serialization_error, no
     auto pool = static_pool({.mode = mode});
     armed = damage::huge_items_length;
     CHECK_THROWS_AS(pool.apply(square, 3), mpipool::serialization_error);
-    armed = damage::huge_item_length;
-    CHECK_THROWS_WITH(pool.apply(square, 3), Catch::Contains("truncated message or corrupt length"));
+    armed = damage::huge_item_length;  // framed items: a string argument
+    CHECK_THROWS_WITH(pool.apply(shout, std::string("hi")), Catch::Contains("truncated message or corrupt length"));
+    armed = damage::wrong_item_size;  // packed items: an int argument
+    CHECK_THROWS_WITH(pool.apply(square, 3), Catch::Contains("has no item 0 of 1000 bytes"));
     CHECK(pool.apply(square, 5) == 25);
   }
 }

@@ -28,6 +28,35 @@ TEST_CASE("a task's exception reaches the master as remote_error with its origin
   CHECK(pool.apply(square, 6) == 36);
 }
 
+TEST_CASE("in a packed chunk, each failed item fails alone and map throws the first by index", "[errors][map]") {
+  for (auto mode : {mpipool::execution::supervised, mpipool::execution::direct}) {
+    auto pool = static_pool({.mode = mode});
+    // 3000 items in chunks of 750 (the default here) or 1000; items 999, 1999 and 2999 throw.
+    std::vector<int> xs(3000);
+    std::vector<std::pair<int, int>> pairs(3000);
+    for (int i = 0; i < 3000; ++i) {
+      const bool bad = i % 1000 == 999;
+      xs[static_cast<std::size_t>(i)] = bad ? 3 : i + 10;
+      pairs[static_cast<std::size_t>(i)] = {i, bad ? i : -1};
+    }
+    for (std::size_t chunksize : {std::size_t{0}, std::size_t{1000}}) {
+      const auto outcomes = pool.map_outcomes(fail_on_three, xs, {.chunksize = chunksize});
+      REQUIRE(outcomes.size() == 3000);
+      int failed = 0;
+      for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        if (xs[i] == 3) {
+          ++failed;
+          CHECK_THAT(outcomes[i].message(), Catch::Contains("item 3 is bad"));
+        } else {
+          CHECK(outcomes[i].value() == xs[i]);
+        }
+      }
+      CHECK(failed == 3);
+      CHECK_THROWS_WITH(pool.starmap(fail_on, pairs, {.chunksize = chunksize}), Catch::Contains("item 999 is bad"));
+    }
+  }
+}
+
 TEST_CASE("a non-standard exception is reported too", "[errors]") {
   auto pool = static_pool();
   CHECK_THROWS_WITH(pool.apply(throw_non_std, 1), Catch::Contains("not derived from std::exception"));

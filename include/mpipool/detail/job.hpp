@@ -20,13 +20,15 @@
 
 namespace mpipool::detail {
 
-/// Consecutive items of one job, each written as [u64 length][argument bytes].
+/// Consecutive items of one job. Items are written as [u64 length][argument bytes],
+/// or, where every argument is arithmetic, packed: `item_size` bytes each, no framing.
 /// The items start after `header_room` bytes, where the engine writes a message
 /// header, so that a large chunk goes out as its own message without a copy.
 struct encoded_chunk {
-  static constexpr std::size_t header_room = 44;  // wire: message id, count, one chunk header, items length
+  static constexpr std::size_t header_room = 48;  // wire: message id, count, one chunk header, items length
   std::uint64_t first_index = 0;
   std::uint32_t count = 0;
+  std::uint32_t item_size = 0;  // 0: framed items
   byte_buffer items;
 
   [[nodiscard]] std::span<const std::byte> item_bytes() const {
@@ -38,10 +40,15 @@ struct encoded_chunk {
 template <class... Ts>
 void append_item(encoded_chunk& chunk, const Ts&... args) {
   if (chunk.items.empty()) chunk.items.resize(encoded_chunk::header_room);
-  const std::size_t length_at = chunk.items.size();
-  chunk.items.put<std::uint64_t>(0);
-  encode_values(chunk.items, args...);
-  chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t));
+  if constexpr (packable_v<Ts...>) {
+    chunk.item_size = packed_args<std::tuple<Ts...>>::size;
+    (chunk.items.put(args), ...);
+  } else {
+    const std::size_t length_at = chunk.items.size();
+    chunk.items.put<std::uint64_t>(0);
+    encode_values(chunk.items, args...);
+    chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t));
+  }
   ++chunk.count;
 }
 
@@ -81,6 +88,11 @@ class job {
   [[nodiscard]] virtual bool input_done() const = 0;
   /// One item's encoded result arrived.
   virtual void deliver(std::uint64_t index, std::span<const std::byte> result) = 0;
+  /// The results of items [index, index + count), packed: `size` bytes each.
+  virtual void deliver_run(std::uint64_t index, std::uint32_t count, std::size_t size,
+                           std::span<const std::byte> results) {
+    for (std::uint32_t i = 0; i < count; ++i) deliver(index + i, results.subspan(i * size, size));
+  }
   /// One item failed.
   virtual void deliver_error(std::uint64_t index, std::exception_ptr error) = 0;
   /// Every item has been delivered and the input is done.

@@ -3,7 +3,9 @@
 // the async_result, the vector of a map, or the buffer an imap range reads from.
 
 #include <cstddef>
+#include <cstring>
 #include <deque>
+#include <string>
 #include <exception>
 #include <memory>
 #include <span>
@@ -69,56 +71,129 @@ class single_job final : public job {
   std::shared_ptr<result_state<R>> state_;
 };
 
-/// map / starmap and their async and per-item forms. The output is either the
-/// values (the first failed item's error is thrown) or every item's outcome.
+/// Where a map keeps its items' results until the last one is in: each item's
+/// outcome, then the values (the first failed item's error is thrown) or, with
+/// KeepOutcomes, every outcome.
 template <class R, bool KeepOutcomes>
-class batch_job final : public job {
+class outcome_store {
  public:
   using value_vector = std::conditional_t<std::is_void_v<R>, std::monostate, std::vector<R>>;
   using output = std::conditional_t<KeepOutcomes, std::vector<outcome<R>>, value_vector>;
   using output_task = std::conditional_t<KeepOutcomes || !std::is_void_v<R>, output, void>;
 
-  batch_job(job_settings settings, prepared_chunks input, std::size_t items,
-            std::shared_ptr<result_state<output_task>> state)
-      : job(settings), input_(std::move(input)), outcomes_(items), state_(std::move(state)) {}
+  explicit outcome_store(std::size_t items) : outcomes_(items) {}
 
-  bool next_chunk(encoded_chunk& chunk) override { return input_.next(chunk); }
-  bool input_done() const override { return input_.empty(); }
-  void deliver(std::uint64_t index, std::span<const std::byte> result) override {
+  void put(std::uint64_t index, std::span<const std::byte> result) {
     try {
       outcomes_[index] = outcome<R>::success(decode_result<R>(result));
     } catch (...) {
       outcomes_[index] = outcome<R>::failure(std::current_exception());
     }
   }
-  void deliver_error(std::uint64_t index, std::exception_ptr error) override {
+  void put_error(std::uint64_t index, std::exception_ptr error) {
     outcomes_[index] = outcome<R>::failure(std::move(error));
   }
-  void finish() override {
+  void put_run(std::uint64_t index, std::uint32_t count, std::size_t size, std::span<const std::byte> results) {
+    for (std::uint32_t i = 0; i < count; ++i) put(index + i, results.subspan(i * size, size));
+  }
+  void finish(result_state<output_task>& state) {
     if constexpr (KeepOutcomes) {
-      state_->set_value(std::move(outcomes_));
+      state.set_value(std::move(outcomes_));
     } else {
       for (auto& item : outcomes_) {
         if (!item.ok()) {
-          state_->fail(item.error());
+          state.fail(item.error());
           return;
         }
       }
       if constexpr (std::is_void_v<R>) {
-        state_->set_value({});
+        state.set_value({});
       } else {
         std::vector<R> values;
         values.reserve(outcomes_.size());
         for (auto& item : outcomes_) values.push_back(item.take());
-        state_->set_value(std::move(values));
+        state.set_value(std::move(values));
       }
     }
   }
+
+ private:
+  std::vector<outcome<R>> outcomes_;
+};
+
+/// A map of an arithmetic result keeps the values themselves, so a run of packed
+/// results is one copy into the vector the caller gets.
+template <class R>
+  requires std::is_arithmetic_v<R>
+class outcome_store<R, false> {
+ public:
+  using output_task = std::vector<R>;
+
+  explicit outcome_store(std::size_t items) : values_(items) {}
+
+  void put(std::uint64_t index, std::span<const std::byte> result) {
+    try {
+      values_[index] = decode_result<R>(result);
+    } catch (...) {
+      put_error(index, std::current_exception());
+    }
+  }
+  void put_error(std::uint64_t index, std::exception_ptr error) {
+    if (!failure_ || index < failed_index_) {
+      failed_index_ = index;
+      failure_ = std::move(error);
+    }
+  }
+  void put_run(std::uint64_t index, std::uint32_t count, std::size_t size, std::span<const std::byte> results) {
+    if (size != sizeof(R)) {
+      put_error(index, std::make_exception_ptr(serialization_error(
+                           "a run of results has " + std::to_string(size) + "-byte items, but " + type_name<R>() +
+                           " has " + std::to_string(sizeof(R)) + ": were master and workers built alike?")));
+      return;
+    }
+    std::memcpy(values_.data() + index, results.data(), std::size_t{count} * sizeof(R));
+  }
+  void finish(result_state<output_task>& state) {
+    if (failure_) {
+      state.fail(failure_);
+    } else {
+      state.set_value(std::move(values_));
+    }
+  }
+
+ private:
+  std::vector<R> values_;
+  std::uint64_t failed_index_ = 0;
+  std::exception_ptr failure_;  // the error of the first item, by index, that failed
+};
+
+/// map / starmap and their async and per-item forms.
+template <class R, bool KeepOutcomes>
+class batch_job final : public job {
+ public:
+  using store = outcome_store<R, KeepOutcomes>;
+  using output_task = typename store::output_task;
+
+  batch_job(job_settings settings, prepared_chunks input, std::size_t items,
+            std::shared_ptr<result_state<output_task>> state)
+      : job(settings), input_(std::move(input)), results_(items), state_(std::move(state)) {}
+
+  bool next_chunk(encoded_chunk& chunk) override { return input_.next(chunk); }
+  bool input_done() const override { return input_.empty(); }
+  void deliver(std::uint64_t index, std::span<const std::byte> result) override { results_.put(index, result); }
+  void deliver_run(std::uint64_t index, std::uint32_t count, std::size_t size,
+                   std::span<const std::byte> results) override {
+    results_.put_run(index, count, size, results);
+  }
+  void deliver_error(std::uint64_t index, std::exception_ptr error) override {
+    results_.put_error(index, std::move(error));
+  }
+  void finish() override { results_.finish(*state_); }
   void abandon(std::exception_ptr error) override { state_->fail(std::move(error)); }
 
  private:
   prepared_chunks input_;
-  std::vector<outcome<R>> outcomes_;
+  store results_;
   std::shared_ptr<result_state<output_task>> state_;
 };
 

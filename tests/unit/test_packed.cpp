@@ -1,0 +1,157 @@
+// The packed fast path's pieces: the typed loop with its runs of results, the
+// chunk layouts, and the master's per-item settled flags.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <mpipool/detail/job.hpp>
+#include <mpipool/serialization.hpp>
+#include <mpipool/task.hpp>
+
+#include "chunk_items.hpp"
+#include "error_record.hpp"
+#include "manager.hpp"
+#include "packed_run.hpp"
+
+namespace {
+
+int halve_even(int x) {
+  if (x % 2 != 0) throw std::invalid_argument(std::to_string(x) + " is odd");
+  return x / 2;
+}
+MPIPOOL_TASK(halve_even);
+
+std::string scaled_label(double x, int factor) { return std::to_string(x * factor); }
+MPIPOOL_TASK(scaled_label);
+
+struct record {
+  std::uint32_t item;
+  mpipool::detail::wire::item_status status;
+  std::vector<int> values;  // a run's results
+  std::string message;      // a failure's
+};
+
+std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first) {
+  using namespace mpipool::detail;
+  encoded_chunk chunk;
+  for (int x : inputs) append_item(chunk, x);
+  const task_entry* entry = registry::instance().find(registry::instance().id_of(erase(&halve_even)));
+  REQUIRE(runs_packed(entry, chunk.item_size, chunk.item_bytes(), chunk.count));
+  std::vector<record> out;
+  std::atomic<std::uint32_t> current{0};
+  run_packed(*entry, chunk.item_bytes(), chunk.item_size, first, chunk.count, current, mpipool::origin{},
+             [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
+               record r{item, status, {}, {}};
+               if (status == wire::item_status::ok_run) {
+                 std::uint32_t count = 0;
+                 std::memcpy(&count, payload.data(), sizeof count);
+                 REQUIRE(payload.size() == sizeof count + count * sizeof(int));
+                 r.values.resize(count);
+                 std::memcpy(r.values.data(), payload.data() + sizeof count, count * sizeof(int));
+               } else {
+                 try {
+                   std::rethrow_exception(read_error(payload));
+                 } catch (const std::exception& e) {
+                   r.message = e.what();
+                 }
+               }
+               out.push_back(std::move(r));
+             });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a packed chunk runs as one run of results", "[packed]") {
+  const auto records = run_all({2, 4, 6, 8}, 10);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].item == 10);
+  CHECK(records[0].status == mpipool::detail::wire::item_status::ok_run);
+  CHECK(records[0].values == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("an item that throws splits the run and fails alone", "[packed]") {
+  const auto records = run_all({2, 4, 5, 6, 7, 7, 10}, 0);
+  using mpipool::detail::wire::item_status;
+  REQUIRE(records.size() == 6);
+  CHECK((records[0].item == 0 && records[0].status == item_status::ok_run && records[0].values == std::vector{1, 2}));
+  CHECK((records[1].item == 2 && records[1].status == item_status::failed));
+  CHECK_THAT(records[1].message, Catch::Contains("5 is odd") && Catch::Contains("halve_even"));
+  CHECK((records[2].item == 3 && records[2].status == item_status::ok_run && records[2].values == std::vector{3}));
+  CHECK((records[3].item == 4 && records[3].status == item_status::failed));
+  CHECK((records[4].item == 5 && records[4].status == item_status::failed));  // two in a row
+  CHECK((records[5].item == 6 && records[5].status == item_status::ok_run && records[5].values == std::vector{5}));
+}
+
+TEST_CASE("a task whose result is not arithmetic has no packed loop", "[packed]") {
+  using namespace mpipool::detail;
+  encoded_chunk chunk;
+  append_item(chunk, 1.5, 2);
+  CHECK(chunk.item_size == sizeof(double) + sizeof(int));  // its arguments still travel packed
+  const task_entry* entry = registry::instance().find(registry::instance().id_of(erase(&scaled_label)));
+  CHECK_FALSE(runs_packed(entry, chunk.item_size, chunk.item_bytes(), chunk.count));
+  // Item by item, a packed item is exactly the encoding the task's invoker reads.
+  byte_buffer result;
+  entry->invoke(chunk_items(chunk.item_bytes(), chunk.item_size).item(0), result);
+  CHECK(mpipool::from_bytes<std::string>(result.view()) == std::to_string(3.0));
+}
+
+TEST_CASE("bytes that do not add up to whole items do not run packed", "[packed]") {
+  using namespace mpipool::detail;
+  encoded_chunk chunk;
+  append_item(chunk, 2);
+  append_item(chunk, 4);
+  const task_entry* entry = registry::instance().find(registry::instance().id_of(erase(&halve_even)));
+  CHECK(runs_packed(entry, 4, chunk.item_bytes(), 2));
+  CHECK_FALSE(runs_packed(entry, 4, chunk.item_bytes(), 3));
+  CHECK_FALSE(runs_packed(entry, 8, chunk.item_bytes(), 1));  // not the task's argument size
+  CHECK_FALSE(runs_packed(nullptr, 4, chunk.item_bytes(), 2));
+  CHECK_THROWS_WITH(chunk_items(chunk.item_bytes(), 4).item(2), Catch::Contains("has no item 2"));
+}
+
+TEST_CASE("chunk_items slices both layouts", "[packed]") {
+  using namespace mpipool::detail;
+  encoded_chunk packed;
+  for (int x : {10, 20, 30}) append_item(packed, x);
+  const chunk_items p(packed.item_bytes(), packed.item_size);
+  CHECK(p.slice(1, 3).size() == 2 * sizeof(int));
+  int second = 0;
+  std::memcpy(&second, p.item(1).data(), sizeof second);
+  CHECK(second == 20);
+
+  encoded_chunk framed;
+  for (const char* text : {"a", "bb", "ccc"}) append_item(framed, std::string(text));
+  const chunk_items f(framed.item_bytes(), framed.item_size);
+  CHECK(mpipool::from_bytes<std::string>(f.item(2)) == "ccc");
+  CHECK(f.slice(1, 3).size() == 2 * sizeof(std::uint64_t) + (8 + 2) + (8 + 3));
+  item_cursor cursor(framed.item_bytes(), 0);
+  CHECK(mpipool::from_bytes<std::string>(cursor.next()) == "a");
+  CHECK(mpipool::from_bytes<std::string>(cursor.next()) == "bb");
+}
+
+TEST_CASE("item_flags sets and tests ranges across word boundaries", "[packed]") {
+  mpipool::detail::item_flags flags;
+  flags.reset(200);
+  CHECK(flags.none_in(0, 200));
+  flags.set_range(60, 70);  // bits 60..129: three words
+  CHECK(flags.test(60));
+  CHECK(flags.test(129));
+  CHECK_FALSE(flags.test(59));
+  CHECK_FALSE(flags.test(130));
+  CHECK(flags.none_in(0, 60));
+  CHECK(flags.none_in(130, 70));
+  CHECK_FALSE(flags.none_in(129, 5));
+  flags.set(199);
+  CHECK_FALSE(flags.none_in(150, 50));
+
+  flags.reset(64);  // one word, no allocation
+  flags.set_range(0, 64);
+  CHECK(flags.test(63));
+  flags.reset(10);
+  CHECK(flags.none_in(0, 10));
+}
