@@ -31,6 +31,15 @@ class relay_job final : public job {
   void deliver(std::uint64_t index, std::span<const std::byte> result) override {
     relay(index, wire::item_status::ok, result);
   }
+  /// A run of packed results stays one frame: [u32 count][results], as on the wire.
+  void deliver_run(std::uint64_t index, std::uint32_t count, std::size_t size,
+                   std::span<const std::byte> results) override {
+    byte_buffer run;
+    run.put(count);
+    run.append(results.data(), std::size_t{count} * size);
+    for (std::uint32_t i = 1; i < count; ++i) delivered_[index + i - first_] = true;
+    relay(index, wire::item_status::ok_run, run.view());
+  }
   void deliver_error(std::uint64_t index, std::exception_ptr error) override {
     byte_buffer record;
     write_relayed(record, error);

@@ -113,12 +113,18 @@ void proxy_executor::on_frame(const frame& incoming) {
   const auto payload = in.take(in.remaining());
   auto found = jobs_.find(job_id);
   if (found == jobs_.end()) return;  // terminated
+  std::uint32_t items = 1;
   if (status == wire::item_status::ok) {
     found->second.work->deliver(index, payload);
+  } else if (status == wire::item_status::ok_run) {
+    byte_reader run(payload);
+    items = run.get<std::uint32_t>();
+    const auto results = run.take(run.remaining());
+    found->second.work->deliver_run(index, items, items == 0 ? 0 : results.size() / items, results);
   } else {
     found->second.work->deliver_error(index, read_error(payload));
   }
-  ++found->second.settled;
+  found->second.settled += items;
   finish_if_done(found);
 }
 

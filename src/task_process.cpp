@@ -224,12 +224,16 @@ void task_process::run_chunk(const frame& chunk) {
   const task_entry* entry = registry::instance().find(task);
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
+    const auto started = std::chrono::steady_clock::now();
     board_->start(chunk_id, first);
     run_packed(*entry, items, item_size, first, count, board_->item, identity_,
                [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
                  add_result(chunk_id, item, status, payload);
                });
     board_->finish(count);
+    // The results were ready only now, but their items waited since `started`: a
+    // long chunk's results go at once instead of waiting for the next chunk's.
+    if (std::chrono::steady_clock::now() - started > max_result_delay) flush_results();
     return;
   }
   item_cursor cursor(items, item_size);

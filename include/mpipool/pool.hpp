@@ -241,15 +241,22 @@ class pool {
       const std::size_t chunksize =
           options.chunksize != 0 ? options.chunksize : detail::default_chunksize(count, size());
       detail::prepared_chunks chunks;
-      detail::encoded_chunk chunk;
-      std::uint64_t index = 0;
-      for (const auto& item : items) {
-        if (chunk.count == 0) chunk.first_index = index;
-        append(chunk, item);
-        ++index;
-        if (chunk.count == chunksize) chunks.add(std::exchange(chunk, {}));
+      using item_type = std::ranges::range_value_t<Range>;
+      if constexpr (std::ranges::contiguous_range<Range> && detail::function_traits<F>::arity == 1 &&
+                    std::is_same_v<item_type, detail::first_arg_t<F>> && detail::packable_v<item_type>) {
+        // The items already lie in memory as a packed chunk holds them.
+        detail::pack_contiguous(chunks, std::span<const item_type>(std::ranges::data(items), count), chunksize);
+      } else {
+        detail::encoded_chunk chunk;
+        std::uint64_t index = 0;
+        for (const auto& item : items) {
+          if (chunk.count == 0) chunk.first_index = index;
+          append(chunk, item);
+          ++index;
+          if (chunk.count == chunksize) chunks.add(std::exchange(chunk, {}));
+        }
+        if (chunk.count != 0) chunks.add(std::move(chunk));
       }
-      if (chunk.count != 0) chunks.add(std::move(chunk));
       auto state = std::make_shared<detail::result_state<output>>();
       state->set_task(settings.task);
       state->set_driver(executor_);

@@ -3,6 +3,7 @@
 // the async_result, the vector of a map, or the buffer an imap range reads from.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -44,6 +45,21 @@ class prepared_chunks {
   std::vector<encoded_chunk> chunks_;
   std::size_t next_ = 0;
 };
+
+/// Cuts arithmetic items that lie contiguously in memory into packed chunks, one copy each.
+template <class T>
+void pack_contiguous(prepared_chunks& chunks, std::span<const T> items, std::size_t chunksize) {
+  for (std::size_t first = 0; first < items.size(); first += chunksize) {
+    const std::size_t count = std::min(chunksize, items.size() - first);
+    encoded_chunk chunk;
+    chunk.first_index = first;
+    chunk.count = static_cast<std::uint32_t>(count);
+    chunk.item_size = sizeof(T);
+    chunk.items.resize(encoded_chunk::header_room);
+    chunk.items.append(items.data() + first, count * sizeof(T));
+    chunks.add(std::move(chunk));
+  }
+}
 
 /// apply / apply_async: one item, one async_result.
 template <class R>
