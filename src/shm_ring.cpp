@@ -88,6 +88,16 @@ shm_ring::shm_ring(std::size_t capacity) : capacity_(capacity) {
 
 shm_ring::~shm_ring() { ::munmap(control_, mapped_); }
 
+void shm_ring::map_in() {
+#ifdef MADV_POPULATE_WRITE
+  if (::madvise(control_, mapped_, MADV_POPULATE_WRITE) == 0) return;
+#endif
+  // Older kernels: touch each page (a read maps a shared page for writing too).
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const auto* bytes = reinterpret_cast<const volatile std::byte*>(control_);
+  for (std::size_t at = 0; at < mapped_; at += page) static_cast<void>(bytes[at]);
+}
+
 std::size_t shm_ring::write_some(std::span<const std::byte> bytes) {
   const std::uint64_t written = control_->written.load(std::memory_order_relaxed);
   const std::uint64_t read = control_->read.load(std::memory_order_acquire);

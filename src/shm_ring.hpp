@@ -17,6 +17,12 @@ class shm_ring {
  public:
   /// Maps a ring of `capacity` bytes that a child forked afterwards shares.
   explicit shm_ring(std::size_t capacity);
+
+  /// Maps every page of the ring into the calling process now. A page of shared
+  /// memory faults once per process on first touch, and a fork does not carry the
+  /// mappings over; on a small VM a fault costs ~12 us, so a 4 MiB ring touched
+  /// lazily cost 2.4 ms per 800 KiB chunk until it had wrapped once.
+  void map_in();
   ~shm_ring();
   shm_ring(const shm_ring&) = delete;
   shm_ring& operator=(const shm_ring&) = delete;

@@ -92,6 +92,8 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
   task_process_handle handle;
   handle.to_child = std::make_unique<shm_ring>(ring_bytes);
   handle.from_child = std::make_unique<shm_ring>(ring_bytes);
+  handle.to_child->map_in();
+  handle.from_child->map_in();
   handle.board = map_shared_board();
   int alive[2];
   if (::pipe2(alive, O_CLOEXEC) != 0) {
@@ -117,6 +119,8 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
         nullptr);
     ::close(alive[0]);
     close_inherited_descriptors(alive[1], alive[1]);  // its write end stays open until it dies
+    handle.to_child->map_in();  // a fork leaves shared pages to fault again
+    handle.from_child->map_in();
     if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
     origin self = identity;
     self.pid = static_cast<long>(::getpid());
