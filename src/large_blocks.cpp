@@ -11,7 +11,7 @@ namespace {
 
 // Kept blocks, by size. Bounded, so that a burst of big messages does not pin memory for ever.
 constexpr std::size_t max_kept_bytes = std::size_t{2} << 30;
-constexpr std::size_t max_kept_blocks = 16;
+constexpr std::size_t max_kept_blocks = 64;
 
 std::mutex kept_mutex;
 std::multimap<std::size_t, std::byte*> kept;

@@ -11,10 +11,10 @@
 
 namespace mpipool::detail {
 
-/// Large blocks (1 MiB and up) are recycled instead of returned to the system: a
+/// Large blocks (64 KiB and up) are recycled instead of returned to the system: a
 /// fresh block must be paged in on first touch, which costs more than copying it.
 struct large_blocks {
-  static constexpr std::size_t threshold = std::size_t{1} << 20;
+  static constexpr std::size_t threshold = std::size_t{64} << 10;
   /// A block of at least `size` bytes; sets `size` to what it holds.
   static std::byte* take(std::size_t& size);
   static void give_back(std::byte* block, std::size_t size);
