@@ -1,7 +1,9 @@
 # Helpers that register MPI tests with CTest, once per rank count.
 
 # Running as root inside containers and CI needs Open MPI's explicit consent.
-set(MPIPOOL_TEST_ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+# PMIX_MCA_gds=hash: Debian 12's Open MPI 4.1 + PMIx 4.2 otherwise hangs in
+# MPI_Comm_spawn now and then (see the README, Pools within pools).
+set(MPIPOOL_TEST_ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;PMIX_MCA_gds=hash")
 
 # mpipool_add_mpi_test(<name> <target> RANKS 2 3 4 [TIMEOUT s] [LABELS ...] [ENV VAR=value ...] [ARGS ...])
 # Adds <name>.np<N> running `mpiexec -n N --oversubscribe [-x VAR] <target> ARGS` for each N.

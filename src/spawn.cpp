@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
@@ -36,6 +37,26 @@ std::string mpi_text(int code) {
 
 std::mutex spawn_mutex;  // one spawn at a time per process
 
+/// Open MPI 4.1 with an external PMIx 4 (Debian 12) now and then hangs in
+/// MPI_Comm_spawn: the children never finish MPI_Init (openpmix issue 2735; here
+/// about one spawn test run in ten). PMIx's shared-memory data store (gds ds21)
+/// is the trigger: with PMIX_MCA_gds=hash we saw no hang in 65 runs. It must be
+/// set before mpirun starts, so all mpipool can do from here is say so: once per
+/// process that mpirun started (spawned ones would repeat it at every level).
+void warn_if_spawn_may_hang() {
+#if defined(OMPI_MAJOR_VERSION) && OMPI_MAJOR_VERSION == 4
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("PMIX_MCA_gds") != nullptr) return;
+    MPI_Comm parent = MPI_COMM_NULL;
+    if (MPI_Comm_get_parent(&parent) != MPI_SUCCESS || parent != MPI_COMM_NULL) return;
+    std::fprintf(stderr,
+                 "mpipool: note: Open MPI 4.1 with PMIx 4 can hang in MPI_Comm_spawn now and then; "
+                 "`export PMIX_MCA_gds=hash` before mpirun avoids it (see mpipool's README, Pools within pools)\n");
+  });
+#endif
+}
+
 }  // namespace
 
 std::string spawn_blocker(const environment_lookup& env) {
@@ -55,6 +76,7 @@ std::string spawn_blocker(const environment_lookup& env) {
 }
 
 std::unique_ptr<link> spawn_workers(const slot_grant& grant) {
+  warn_if_spawn_may_hang();
   const std::string program = this_executable();
   const auto& arguments = context::current().arguments();
   std::vector<char*> argv;

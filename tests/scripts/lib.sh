@@ -3,6 +3,7 @@ set -u
 : "${MPIEXEC:=mpirun}"
 : "${BUILD_DIR:?BUILD_DIR must point at the build tree}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export PMIX_MCA_gds=${PMIX_MCA_gds-hash}  # avoids Open MPI 4.1 + PMIx 4.2's intermittent spawn hang
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

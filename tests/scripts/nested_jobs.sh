@@ -15,6 +15,8 @@ lengths=$(echo "$result" | python3 -c 'import ast,sys; print(" ".join(str(len(x)
 sleepers=$(grep -c '^Sleeping [1-5] seconds\.\.\.$' "$WORK/out")
 total=$(echo "$result" | python3 -c 'import ast,sys; print(sum(len(x) for x in ast.literal_eval(sys.stdin.read())))')
 [ "$sleepers" -eq "$total" ] || fail "$sleepers sleepers printed, $total results"
+# lib.sh sets PMIX_MCA_gds=hash, so spawning prints no note about the PMIx spawn hang.
+! grep -q "mpipool: note" "$WORK/err" || fail "spawned with PMIX_MCA_gds=hash, yet: $(cat "$WORK/err")"
 expect_no_processes "$jobs/seed"
 
 # Real work: the N-queens count with sub-pools under every task.
