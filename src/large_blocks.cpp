@@ -1,5 +1,7 @@
 // The recycling of large buffer blocks (see large_blocks in byte_buffer.hpp).
 
+#include <pthread.h>
+
 #include <map>
 #include <mutex>
 
@@ -16,6 +18,14 @@ constexpr std::size_t max_kept_blocks = 64;
 std::mutex kept_mutex;
 std::multimap<std::size_t, std::byte*> kept;
 std::size_t kept_bytes = 0;
+
+// A rank forks its task process while other threads (liveness, progress) may be
+// freeing buffers. Holding the lock across fork() means the child never starts
+// with it locked by a thread it does not have.
+[[maybe_unused]] const bool fork_safe = [] {
+  ::pthread_atfork([] { kept_mutex.lock(); }, [] { kept_mutex.unlock(); }, [] { kept_mutex.unlock(); });
+  return true;
+}();
 
 }  // namespace
 

@@ -230,9 +230,8 @@ class supervised_runner final : public runner {
       start_child();
       return true;
     }
-    if (!in_child_.empty() && child_.board->running.load(std::memory_order_acquire) != 0) {
-      const auto& front = in_child_.front();
-      const auto limit = std::chrono::milliseconds(front.chunk.header.timeout_ms);
+    if (const auto* running = running_span()) {
+      const auto limit = std::chrono::milliseconds(running->chunk.header.timeout_ms);
       const auto started = std::chrono::steady_clock::time_point(
           std::chrono::steady_clock::duration(child_.board->started_ns.load(std::memory_order_relaxed)));
       if (limit.count() > 0 && std::chrono::steady_clock::now() - started > limit) {
@@ -251,6 +250,18 @@ class supervised_runner final : public runner {
       if (in_child_.empty()) return watch_child(results);
     }
     return false;
+  }
+
+  /// The span whose item the task process is running now, if any. Not simply the
+  /// oldest: that one may be done with its results still on their way.
+  const span_of_items* running_span() const {
+    if (child_.board->running.load(std::memory_order_acquire) == 0) return nullptr;
+    const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
+    const auto item = child_.board->item.load(std::memory_order_relaxed);
+    for (const auto& span : in_child_) {
+      if (span.chunk.header.id == chunk && item >= span.next && item < span.end) return &span;
+    }
+    return nullptr;
   }
 
   /// The task process is gone: fail the item it was running, re-queue the rest, start another.

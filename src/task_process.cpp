@@ -124,8 +124,17 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
     if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
     origin self = identity;
     self.pid = static_cast<long>(::getpid());
-    auto* process = new task_process(*handle.to_child, *handle.from_child, handle.board, init, self);
-    process->run();
+    try {
+      auto* process = new task_process(*handle.to_child, *handle.from_child, handle.board, init, self);
+      process->run();
+    } catch (const std::exception& e) {
+      // Unwinding further would run the rank's own code in this copy of it.
+      std::fprintf(stderr, "mpipool: task process %ld failed: %s\n", self.pid, e.what());
+    } catch (...) {
+      std::fprintf(stderr, "mpipool: task process %ld failed\n", self.pid);
+    }
+    std::fflush(nullptr);
+    ::_exit(70);
   }
   ::close(alive[1]);
   handle.pid = pid;

@@ -3,7 +3,9 @@
 // typed templates: they encode arguments, hand an untyped job to the engine, and
 // decode results. Everything that moves bytes lives in src/.
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -34,6 +36,17 @@ using result_of_t = typename function_traits<F>::result;
 
 template <class F>
 using first_arg_t = std::tuple_element_t<0, typename function_traits<F>::args>;
+
+/// True if a one-argument task's items lie in memory exactly as a packed chunk holds them.
+template <class F, class Range>
+constexpr bool contiguous_packable() {
+  if constexpr (function_traits<F>::arity != 1 || !std::ranges::contiguous_range<Range>) {
+    return false;  // first_arg_t must not be formed for a task without arguments
+  } else {
+    using item_type = std::ranges::range_value_t<Range>;
+    return std::is_same_v<item_type, first_arg_t<F>> && packable_v<item_type>;
+  }
+}
 
 /// Appends one map item, converting it to the task's parameter type if needed.
 template <class Arg, class Item>
@@ -238,13 +251,13 @@ class pool {
       return submit_batch<F, KeepOutcomes>(f, copied, options, append);
     } else {
       const std::size_t count = std::ranges::size(items);
-      const std::size_t chunksize =
-          options.chunksize != 0 ? options.chunksize : detail::default_chunksize(count, size());
+      // A chunk counts its items in 32 bits.
+      const std::size_t chunksize = std::min<std::size_t>(
+          options.chunksize != 0 ? options.chunksize : detail::default_chunksize(count, size()), UINT32_MAX);
       detail::prepared_chunks chunks;
-      using item_type = std::ranges::range_value_t<Range>;
-      if constexpr (std::ranges::contiguous_range<Range> && detail::function_traits<F>::arity == 1 &&
-                    std::is_same_v<item_type, detail::first_arg_t<F>> && detail::packable_v<item_type>) {
+      if constexpr (detail::contiguous_packable<F, Range>()) {
         // The items already lie in memory as a packed chunk holds them.
+        using item_type = std::ranges::range_value_t<Range>;
         detail::pack_contiguous(chunks, std::span<const item_type>(std::ranges::data(items), count), chunksize);
       } else {
         detail::encoded_chunk chunk;

@@ -31,6 +31,8 @@ measurement summarize(measurement m) {
   return m;
 }
 void touch(int) {}
+bool is_even(int x) { return x % 2 == 0; }
+int answer() { return 42; }
 int fail_on(int x, int bad) {
   if (x == bad) throw std::domain_error("item " + std::to_string(x) + " is bad");
   return x;
@@ -65,6 +67,8 @@ MPIPOOL_TASK(pair_up);
 MPIPOOL_TASK(maybe_half);
 MPIPOOL_TASK(summarize);
 MPIPOOL_TASK(touch);
+MPIPOOL_TASK(is_even);
+MPIPOOL_TASK(answer);
 MPIPOOL_TASK(fail_on);
 MPIPOOL_TASK(fail_on_three);
 MPIPOOL_TASK(throw_non_std);

@@ -46,6 +46,8 @@ std::tuple<int, std::string> pair_up(std::pair<int, std::string> p);
 std::optional<int> maybe_half(int x);
 measurement summarize(measurement m);
 void touch(int x);
+bool is_even(int x);
+int answer();
 int fail_on(int x, int bad);
 int fail_on_three(int x);
 int throw_non_std(int x);

@@ -51,6 +51,18 @@ TEST_CASE("map of a void task waits for every item", "[map]") {
   SUCCEED("returned after all items ran");
 }
 
+TEST_CASE("map of a bool task fills a std::vector<bool>, packed chunks and all", "[map]") {
+  auto pool = static_pool();
+  const auto flags = pool.map(is_even, first(1000));
+  REQUIRE(flags.size() == 1000);
+  for (std::size_t i = 0; i < flags.size(); ++i) CHECK(flags[i] == (i % 2 == 0));
+}
+
+TEST_CASE("starmap of a task without arguments runs it once per empty tuple", "[map]") {
+  auto pool = static_pool();
+  CHECK(pool.starmap(answer, std::vector<std::tuple<>>(5)) == std::vector<int>(5, 42));
+}
+
 TEST_CASE("map_async returns an async_result of the vector", "[map][async]") {
   auto pool = static_pool();
   auto result = pool.map_async(square, first(500), {.chunksize = 3});

@@ -88,6 +88,21 @@ TEST_CASE("an item that throws splits the run and fails alone", "[packed]") {
   CHECK((records[5].item == 6 && records[5].status == item_status::ok_run && records[5].values == std::vector{5}));
 }
 
+TEST_CASE("a long chunk leaves in several runs that together hold every result", "[packed]") {
+  std::vector<int> inputs(100'000);
+  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<int>(2 * i);
+  const auto records = run_all(inputs, 5);
+  REQUIRE(records.size() > 1);  // slices start at 16 items: never one run for 100,000
+  std::uint32_t next = 5;
+  for (const auto& r : records) {
+    REQUIRE(r.status == mpipool::detail::wire::item_status::ok_run);
+    REQUIRE(r.item == next);
+    for (std::size_t k = 0; k < r.values.size(); ++k) CHECK(r.values[k] == static_cast<int>(r.item - 5 + k));
+    next += static_cast<std::uint32_t>(r.values.size());
+  }
+  CHECK(next == 5 + 100'000);
+}
+
 TEST_CASE("a task whose result is not arithmetic has no packed loop", "[packed]") {
   using namespace mpipool::detail;
   encoded_chunk chunk;

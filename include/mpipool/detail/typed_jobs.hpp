@@ -138,9 +138,10 @@ class outcome_store {
 };
 
 /// A map of an arithmetic result keeps the values themselves, so a run of packed
-/// results is one copy into the vector the caller gets.
+/// results is one copy into the vector the caller gets. Not bool: std::vector<bool>
+/// packs bits.
 template <class R>
-  requires std::is_arithmetic_v<R>
+  requires(std::is_arithmetic_v<R> && !std::is_same_v<R, bool>)
 class outcome_store<R, false> {
  public:
   using output_task = std::vector<R>;
