@@ -40,10 +40,8 @@ class chunk_items {
 
   /// One item's argument bytes, without framing.
   [[nodiscard]] std::span<const std::byte> item(std::uint32_t index) const {
-    if (packed()) return slice(index, index + 1);
-    byte_reader reader(bytes_);
-    for (std::uint32_t i = 0; i < index; ++i) reader.get_blob();
-    return reader.get_blob();
+    const auto bytes = slice(index, index + 1);
+    return packed() ? bytes : byte_reader(bytes).get_blob();
   }
 
  private:

@@ -230,7 +230,7 @@ class supervised_runner final : public runner {
       start_child();
       return true;
     }
-    if (const auto* running = running_span()) {
+    if (const auto running = running_span(); running != in_child_.end()) {
       const auto limit = std::chrono::milliseconds(running->chunk.header.timeout_ms);
       const auto started = std::chrono::steady_clock::time_point(
           std::chrono::steady_clock::duration(child_.board->started_ns.load(std::memory_order_relaxed)));
@@ -252,26 +252,24 @@ class supervised_runner final : public runner {
     return false;
   }
 
-  /// The span whose item the task process is running now, if any. Not simply the
-  /// oldest: that one may be done with its results still on their way.
-  const span_of_items* running_span() const {
-    if (child_.board->running.load(std::memory_order_acquire) == 0) return nullptr;
+  /// The span whose item the task process is running now (the progress board says
+  /// which), or end(). Not simply the oldest: that one may be done with its results
+  /// still on their way.
+  std::deque<span_of_items>::iterator running_span() {
+    if (child_.board->running.load(std::memory_order_acquire) == 0) return in_child_.end();
     const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
     const auto item = child_.board->item.load(std::memory_order_relaxed);
-    for (const auto& span : in_child_) {
-      if (span.chunk.header.id == chunk && item >= span.next && item < span.end) return &span;
-    }
-    return nullptr;
+    return std::find_if(in_child_.begin(), in_child_.end(), [&](const span_of_items& span) {
+      return span.chunk.header.id == chunk && item >= span.next && item < span.end;
+    });
   }
 
   /// The task process is gone: fail the item it was running, re-queue the rest, start another.
   void lost(result_batch& results, int status, const std::string& timeout_reason, bool timed_out) {
-    const bool was_running = child_.board->running.load(std::memory_order_acquire) != 0;
     const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
     const auto item = child_.board->item.load(std::memory_order_relaxed);
     broker_->close_all(true);  // the pools its task opened go with it
-    for (auto it = in_child_.begin(); was_running && it != in_child_.end(); ++it) {
-      if (it->chunk.header.id != chunk || item < it->next || item >= it->end) continue;
+    if (const auto it = running_span(); it != in_child_.end()) {
       origin here = identity_;
       here.pid = static_cast<long>(last_pid_);
       try {
@@ -290,7 +288,6 @@ class supervised_runner final : public runner {
       const span_of_items after{it->chunk, item + 1, it->end, item + 1};
       it->end = item;
       if (after.begin < after.end) in_child_.insert(std::next(it), after);
-      break;
     }
     for (auto it = in_child_.rbegin(); it != in_child_.rend(); ++it) {
       if (it->next < it->end) pending_.push_front({it->chunk, it->next, it->end, it->next});

@@ -237,24 +237,21 @@ void task_process::run_chunk(const frame& chunk) {
   const task_entry* entry = registry::instance().find(task);
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
-    const auto started = std::chrono::steady_clock::now();
     board_->start(chunk_id, first);
     run_packed(*entry, items, item_size, first, count, board_->item, identity_,
                [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
-                 add_result(chunk_id, item, status, payload);
+                 const auto start = begin_result(chunk_id, item);
+                 results_.put(static_cast<std::uint8_t>(status));
+                 results_.append(payload.data(), payload.size());
+                 end_frame(results_, start);
+                 flush_if_due();
                });
     board_->finish(count);
-    // The results were ready only now, but their items waited since `started`: a
-    // long chunk's results go at once instead of waiting for the next chunk's.
-    if (std::chrono::steady_clock::now() - started > max_result_delay) flush_results();
     return;
   }
   item_cursor cursor(items, item_size);
   for (std::uint32_t i = 0; i < count; ++i) {
-    if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
-    const auto start = begin_frame(results_, frame_kind::item_result);
-    results_.put(chunk_id);
-    results_.put(first + i);
+    const auto start = begin_result(chunk_id, first + i);
     const std::size_t status_at = results_.size();
     results_.put<std::uint8_t>(0);
     const std::size_t payload_at = results_.size();
@@ -276,16 +273,12 @@ void task_process::run_chunk(const frame& chunk) {
   }
 }
 
-void task_process::add_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
-                              std::span<const std::byte> payload) {
+std::size_t task_process::begin_result(std::uint64_t chunk_id, std::uint32_t item) {
   if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
   const auto start = begin_frame(results_, frame_kind::item_result);
   results_.put(chunk_id);
   results_.put(item);
-  results_.put(static_cast<std::uint8_t>(status));
-  results_.append(payload.data(), payload.size());
-  end_frame(results_, start);
-  flush_if_due();
+  return start;
 }
 
 void task_process::flush_if_due() {

@@ -58,9 +58,10 @@ class task_process {
 
   void dispatch(frame incoming);
   void run_chunk(const frame& chunk);
-  /// Queues one result frame, and sends the queue if it is old or big enough.
-  void add_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
-                  std::span<const std::byte> payload);
+  /// Starts a result frame: [u64 chunk][u32 item], status and payload to follow;
+  /// returns the offset end_frame() needs.
+  std::size_t begin_result(std::uint64_t chunk_id, std::uint32_t item);
+  /// Sends the queued results if they are old or big enough.
   void flush_if_due();
   void flush_results();
   [[noreturn]] void leave(int status);

@@ -137,15 +137,6 @@ struct packed_args<std::tuple<Ts...>> {
 template <class R>
 inline constexpr bool packable_result_v = std::is_void_v<R> || std::is_arithmetic_v<R>;
 
-template <class R>
-constexpr std::uint32_t packed_size_of() {
-  if constexpr (std::is_void_v<R>) {
-    return 0;
-  } else {
-    return sizeof(R);
-  }
-}
-
 /// The typed loop over a packed chunk: no decoding, no per-item framing.
 template <auto Function>
 void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results, std::uint32_t first,
@@ -180,7 +171,7 @@ task_entry make_task_entry(const char* name) {
   if constexpr (packed_args<typename traits::args>::value && packable_result_v<typename traits::result>) {
     entry.run_packed = &packed_loop<Function>;
     entry.packed_arg_size = packed_args<typename traits::args>::size;
-    entry.packed_result_size = packed_size_of<typename traits::result>();
+    if constexpr (!std::is_void_v<typename traits::result>) entry.packed_result_size = sizeof(typename traits::result);
   }
   return entry;
 }

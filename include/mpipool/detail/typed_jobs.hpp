@@ -109,9 +109,6 @@ class outcome_store {
   void put_error(std::uint64_t index, std::exception_ptr error) {
     outcomes_[index] = outcome<R>::failure(std::move(error));
   }
-  void put_run(std::uint64_t index, std::uint32_t count, std::size_t size, std::span<const std::byte> results) {
-    for (std::uint32_t i = 0; i < count; ++i) put(index + i, results.subspan(i * size, size));
-  }
   void finish(result_state<output_task>& state) {
     if constexpr (KeepOutcomes) {
       state.set_value(std::move(outcomes_));
@@ -200,7 +197,11 @@ class batch_job final : public job {
   void deliver(std::uint64_t index, std::span<const std::byte> result) override { results_.put(index, result); }
   void deliver_run(std::uint64_t index, std::uint32_t count, std::size_t size,
                    std::span<const std::byte> results) override {
-    results_.put_run(index, count, size, results);
+    if constexpr (requires { results_.put_run(index, count, size, results); }) {
+      results_.put_run(index, count, size, results);  // one copy into the values
+    } else {
+      job::deliver_run(index, count, size, results);  // item by item
+    }
   }
   void deliver_error(std::uint64_t index, std::exception_ptr error) override {
     results_.put_error(index, std::move(error));
