@@ -24,12 +24,22 @@ template class binary_iarchive_impl<mpipool::detail::checked_iarchive, char, std
 
 namespace mpipool::detail {
 
+namespace {
+
+[[noreturn]] void throw_oversized(const char* what, std::uint64_t claimed, std::size_t remaining) {
+  throw serialization_error(std::string("corrupt or oversized ") + what + " in payload: it claims " +
+                            std::to_string(claimed) + " elements but only " + std::to_string(remaining) +
+                            " bytes remain");
+}
+
+}  // namespace
+
 void checked_iarchive::require(std::size_t claimed, const char* what) const {
-  if (claimed > source_.remaining()) {
-    throw serialization_error(std::string("corrupt or oversized ") + what + " in payload: it claims " +
-                              std::to_string(claimed) + " elements but only " +
-                              std::to_string(source_.remaining()) + " bytes remain");
-  }
+  if (claimed > source_.remaining()) throw_oversized(what, claimed, source_.remaining());
+}
+
+void throw_oversized_collection(std::uint64_t count, std::size_t remaining) {
+  throw_oversized("collection size", count, remaining);
 }
 
 void checked_iarchive::load(std::string& text) {

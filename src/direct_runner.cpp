@@ -6,6 +6,7 @@
 #include "backoff.hpp"
 #include "chunk_items.hpp"
 #include "error_record.hpp"
+#include "mpipool/detail/borrowed_bytes.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
 #include "packed_run.hpp"
@@ -22,6 +23,7 @@ wire::item_status run_item(std::uint32_t task, std::span<const std::byte> args, 
     return wire::item_status::ok;
   } catch (...) {
     out.resize(payload_at);  // drop a partly written result
+    if (auto* borrowed = borrowed_bytes::current(); borrowed != nullptr) borrowed->drop_from(payload_at);
     origin here = identity;
     here.task = entry != nullptr ? entry->name : "#" + std::to_string(task);
     write_error(out, std::current_exception(), here);
@@ -72,6 +74,7 @@ class direct_runner final : public runner {
           write_error(out, std::current_exception(), identity_);
           return wire::item_status::failed;
         }
+        borrowed_bytes_scope large_results_go_uncopied(results.borrowed());
         return run_item(header.task, args, out, payload_at, identity_);
       });
     }

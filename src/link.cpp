@@ -1,10 +1,12 @@
 #include "link.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string>
 
 #include "mpipool/detail/byte_reader.hpp"
+#include "mpipool/errors.hpp"
 #include "mpi_check.hpp"
 #include "wire.hpp"
 
@@ -67,8 +69,7 @@ std::size_t link::max_part_bytes() {
   return limit;
 }
 
-void link::post(int dest, int tag, const std::byte* data, std::size_t size,
-                std::shared_ptr<const byte_buffer> owner) {
+void link::post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<const void> owner) {
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Isend(data, static_cast<int>(size), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
   requests_.push_back(request);
@@ -88,22 +89,55 @@ void link::send(int dest, int tag, byte_buffer body) {
 
 void link::send(int dest, int tag, std::shared_ptr<const byte_buffer> owner) {
   std::lock_guard lock(sends_mutex_);  // the parts of a split message must not interleave with others
-  const std::size_t limit = max_part_bytes();
-  if (owner->size() <= limit) {
+  if (owner->size() <= max_part_bytes()) {
     const std::byte* data = owner->data();
     const std::size_t size = owner->size();
     post(dest, tag, data, size, std::move(owner));
     return;
   }
-  // Too large for one int-counted send: a small header with the total size, then parts.
-  auto header = std::make_shared<byte_buffer>();
-  header->put<std::uint64_t>(owner->size());
-  const std::byte* header_data = header->data();
-  post(dest, tag | wire::split_flag, header_data, sizeof(std::uint64_t), std::move(header));
-  for (std::size_t offset = 0; offset < owner->size(); offset += limit) {
-    const std::size_t part = std::min(limit, owner->size() - offset);
-    post(dest, wire::tag_part, owner->data() + offset, part, owner);
+  post_parts(dest, tag, owner, {});  // too large for one int-counted send
+}
+
+void link::send(int dest, int tag, byte_buffer body, std::vector<borrowed_span> borrowed) {
+  if (borrowed.empty()) {
+    send(dest, tag, std::move(body));
+    return;
   }
+  std::lock_guard lock(sends_mutex_);
+  post_parts(dest, tag, std::make_shared<const byte_buffer>(std::move(body)), borrowed);
+}
+
+void link::post_parts(int dest, int tag, const std::shared_ptr<const byte_buffer>& body,
+                      const std::vector<borrowed_span>& borrowed) {
+  struct piece {
+    const std::byte* data;
+    std::size_t size;
+    std::shared_ptr<const void> owner;
+  };
+  std::vector<piece> pieces;
+  const std::size_t limit = max_part_bytes();
+  auto add = [&](const std::byte* data, std::size_t size, const std::shared_ptr<const void>& owner) {
+    for (std::size_t offset = 0; offset < size; offset += limit) {
+      pieces.push_back({data + offset, std::min(limit, size - offset), owner});
+    }
+  };
+  std::size_t cursor = 0;
+  for (const auto& span : borrowed) {  // in offset order: a batch borrows as it grows
+    add(body->data() + cursor, span.offset - cursor, body);
+    add(span.bytes.data(), span.bytes.size(), span.keeper);
+    cursor = span.offset + span.bytes.size();
+  }
+  add(body->data() + cursor, body->size() - cursor, body);
+
+  // A header with the total and every part's size; the parts follow under tag_part.
+  auto header = std::make_shared<byte_buffer>();
+  header->put<std::uint64_t>(body->size());
+  header->put<std::uint64_t>(pieces.size());
+  for (const auto& part : pieces) header->put<std::uint64_t>(part.size);
+  const std::byte* header_data = header->data();
+  const std::size_t header_size = header->size();
+  post(dest, tag | wire::split_flag, header_data, header_size, std::move(header));
+  for (auto& part : pieces) post(dest, wire::tag_part, part.data, part.size, std::move(part.owner));
 }
 
 bool link::progress_sends() {
@@ -152,13 +186,26 @@ std::optional<message> link::receive(int source) {
   // The parts follow at once and in order (MPI does not reorder messages of one sender).
   byte_reader header(incoming.body.view());
   const auto total = header.get<std::uint64_t>();
+  const auto parts = header.get<std::uint64_t>();
+  if (parts > header.remaining() / sizeof(std::uint64_t)) {
+    throw serialization_error("malformed split message header: " + std::to_string(parts) + " parts announced");
+  }
   byte_buffer whole(total);
-  const std::size_t limit = max_part_bytes();
-  for (std::size_t offset = 0; offset < total; offset += limit) {
-    const std::size_t part = std::min<std::size_t>(limit, total - offset);
+  std::size_t offset = 0;
+  for (std::uint64_t p = 0; p < parts; ++p) {
+    const auto part = header.get<std::uint64_t>();
+    if (part > total - offset || part > INT_MAX) {
+      throw serialization_error("malformed split message header: parts exceed the announced " +
+                                std::to_string(total) + " bytes");
+    }
     check(MPI_Recv(whole.data() + offset, static_cast<int>(part), MPI_BYTE, incoming.source, wire::tag_part, comm_,
                    MPI_STATUS_IGNORE),
           "MPI_Recv");
+    offset += part;
+  }
+  if (offset != total) {
+    throw serialization_error("malformed split message: " + std::to_string(offset) + " of the announced " +
+                              std::to_string(total) + " bytes arrived");
   }
   incoming.tag &= ~wire::split_flag;
   incoming.body = std::move(whole);

@@ -3,7 +3,8 @@
 // whether the workers were started by mpirun or by MPI_Comm_spawn. It sends
 // without blocking, keeps each buffer alive until MPI is done with it, and
 // receives whole messages with MPI_Improbe/MPI_Mrecv. Messages larger than one
-// MPI send can carry are split into parts and joined again on receipt.
+// MPI send can carry, and messages with borrowed bytes (borrowed_bytes.hpp), go as
+// parts and are joined again on receipt.
 
 #include <mpi.h>
 
@@ -15,6 +16,7 @@
 #include <optional>
 #include <vector>
 
+#include "mpipool/detail/borrowed_bytes.hpp"
 #include "mpipool/detail/byte_buffer.hpp"
 
 namespace mpipool::detail {
@@ -43,6 +45,8 @@ class link {
   void send(int dest, int tag, byte_buffer body);
   /// As send(), for a buffer others keep too (a chunk the master may have to resend).
   void send(int dest, int tag, std::shared_ptr<const byte_buffer> body);
+  /// As send(), with the bytes at each span's offset taken from the span's own memory.
+  void send(int dest, int tag, byte_buffer body, std::vector<borrowed_span> borrowed);
   /// Completes finished sends; true if any completed.
   bool progress_sends();
   [[nodiscard]] bool sends_pending() const { return pending_.load(std::memory_order_acquire) != 0; }
@@ -72,7 +76,11 @@ class link {
 
  private:
   /// Starts one MPI_Isend; sends_mutex_ must be held.
-  void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<const byte_buffer> owner);
+  void post(int dest, int tag, const std::byte* data, std::size_t size, std::shared_ptr<const void> owner);
+  /// Sends `body` as a header with the part sizes, then the parts, with `borrowed`
+  /// spans in place of their bytes; sends_mutex_ must be held.
+  void post_parts(int dest, int tag, const std::shared_ptr<const byte_buffer>& body,
+                  const std::vector<borrowed_span>& borrowed);
 
   // Below every BTL's eager limit (Open MPI: 4 KiB shared memory, 64 KiB TCP).
   static constexpr std::size_t small_message_bytes = 4096;
@@ -81,7 +89,7 @@ class link {
   int remote_size_ = 0;
   bool disconnect_ = false;
   std::vector<MPI_Request> requests_;
-  std::vector<std::shared_ptr<const byte_buffer>> owners_;
+  std::vector<std::shared_ptr<const void>> owners_;  // what each request sends from
   void heard(int source);
 
   std::vector<int> completed_;  // scratch for MPI_Testsome

@@ -190,13 +190,14 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
   backoff idle;
   timer_slack_scope fine_naps;  // this may be a user's thread: its slack is restored on return
   bool finished = false;
+  // Most waits have no deadline: then a round reads no clock (see backoff::next_sleep).
+  const bool has_deadline = deadline != clock::time_point::max();
   for (;;) {
     if (done()) {
       finished = true;
       break;
     }
-    const auto now = clock::now();
-    if (now >= deadline) break;
+    if (has_deadline && clock::now() >= deadline) break;
     if (try_progress()) {
       idle.reset();
       continue;
@@ -205,6 +206,8 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
     if (pause.count() == 0) {
       idle.spin();
     } else {
+      const auto now = clock::now();
+      if (now >= deadline) break;
       fine_naps.sleep(std::min<clock::duration>(std::min(pause, nap_cap()), deadline - now));
     }
   }

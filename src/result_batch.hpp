@@ -1,11 +1,14 @@
 #pragma once
 // A worker's results message under construction. Results are written straight
-// into it, so a large result is copied once, from the task into the message.
+// into it, so a large result is copied once, from the task into the message, or
+// not at all when the runner lets it borrow (borrowed_bytes.hpp).
 
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <vector>
 
+#include "mpipool/detail/borrowed_bytes.hpp"
 #include "mpipool/detail/byte_buffer.hpp"
 #include "wire.hpp"
 
@@ -43,11 +46,18 @@ class result_batch {
   [[nodiscard]] std::size_t bytes() const { return buffer_.size(); }
   [[nodiscard]] clock::duration age() const { return empty() ? clock::duration{} : clock::now() - started_; }
 
+  /// Results that a direct runner lets the message send from their own memory.
+  borrowed_bytes& borrowed() { return borrowed_; }
+
+  struct finished {
+    byte_buffer body;
+    std::vector<borrowed_span> borrowed;
+  };
   /// The finished message; the batch starts empty again.
-  byte_buffer take() {
+  finished take() {
     buffer_.put_at<std::uint32_t>(0, count_);
     count_ = 0;
-    byte_buffer done = std::move(buffer_);
+    finished done{std::move(buffer_), borrowed_.take()};
     buffer_ = byte_buffer();
     return done;
   }
@@ -61,6 +71,7 @@ class result_batch {
   }
 
   byte_buffer buffer_;
+  borrowed_bytes borrowed_;
   std::uint32_t count_ = 0;
   clock::time_point started_{};
 };

@@ -14,7 +14,7 @@
 
 namespace mpipool::detail::wire {
 
-inline constexpr std::uint32_t protocol_version = 2;
+inline constexpr std::uint32_t protocol_version = 3;
 
 enum tag : int {
   tag_init = 1,      // master -> worker: a pool session starts (session_init)

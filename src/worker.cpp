@@ -182,7 +182,9 @@ void worker::add_tasks(message& incoming) {
 }
 
 void worker::flush() {
-  if (!results_.empty()) master_.send(0, wire::tag_results, results_.take());
+  if (results_.empty()) return;
+  auto done = results_.take();
+  master_.send(0, wire::tag_results, std::move(done.body), std::move(done.borrowed));
 }
 
 void worker::send_released() {

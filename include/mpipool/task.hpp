@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "mpipool/detail/borrowed_bytes.hpp"
 #include "mpipool/detail/byte_buffer.hpp"
 #include "mpipool/detail/codec.hpp"
 #include "mpipool/detail/type_name.hpp"
@@ -110,6 +111,22 @@ decltype(auto) call_with(typename function_traits<decltype(Function)>::args& arg
   }(std::make_index_sequence<traits::arity>{});
 }
 
+/// Appends a task's result. A large vector of numbers that the task returned by value
+/// goes to the thread's borrowed_bytes collector, if one is active, instead of being copied.
+template <class R>
+void encode_result(byte_buffer& out, R&& value) {
+  using plain = std::remove_cvref_t<R>;
+  if constexpr (is_number_vector<plain>::value && !std::is_lvalue_reference_v<R>) {
+    auto* collector = borrowed_bytes::current();
+    if (collector != nullptr && value.size() * sizeof(typename plain::value_type) >= borrowed_bytes::threshold) {
+      out.put<std::uint64_t>(value.size());  // the count, as put_flat writes it
+      collector->adopt(out, std::move(value));
+      return;
+    }
+  }
+  encode_values(out, value);
+}
+
 template <auto Function>
 void invoke_item(std::span<const std::byte> arg_bytes, byte_buffer& result) {
   using traits = function_traits<decltype(Function)>;
@@ -117,7 +134,7 @@ void invoke_item(std::span<const std::byte> arg_bytes, byte_buffer& result) {
   if constexpr (std::is_void_v<typename traits::result>) {
     call_with<Function>(args);
   } else {
-    encode_values(result, call_with<Function>(args));
+    encode_result(result, call_with<Function>(args));
   }
 }
 

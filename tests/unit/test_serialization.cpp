@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <boost/archive/binary_oarchive.hpp>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,6 +70,25 @@ TEST_CASE("the raw fast path writes exactly what a Boost binary archive writes",
   CHECK(our_bytes(-1.25) == boost_bytes(-1.25));
   CHECK(our_bytes(std::uint64_t{1} << 40) == boost_bytes(std::uint64_t{1} << 40));
   CHECK(our_bytes(std::string("abc")) == boost_bytes(std::string("abc")));
+  CHECK(our_bytes(std::vector<double>{1.5, -2.0}) == boost_bytes(std::vector<double>{1.5, -2.0}));
+  CHECK(our_bytes(std::vector<std::int8_t>{1, 2, 3}) == boost_bytes(std::vector<std::int8_t>{1, 2, 3}));
+  CHECK(our_bytes(std::vector<int>{}) == boost_bytes(std::vector<int>{}));
+}
+
+TEST_CASE("vectors of numbers round-trip through the fast path, aligned or not", "[serialization]") {
+  const std::vector<double> values{1.0, -2.5, 1e300};
+  CHECK(round_trip(values) == values);
+  CHECK(round_trip(std::vector<std::uint16_t>{}).empty());
+  // The same bytes one byte further on: the elements are no longer aligned.
+  const auto bytes = mpipool::to_bytes(values);
+  std::vector<std::byte> shifted(bytes.size() + 1);
+  std::memcpy(shifted.data() + 1, bytes.data(), bytes.size());
+  CHECK(mpipool::from_bytes<std::vector<double>>(std::span(shifted).subspan(1)) == values);
+  // Arguments mixing numbers and vectors decode as one tuple.
+  mpipool::detail::byte_buffer mixed;
+  mpipool::detail::encode_values(mixed, 7, values, 2.5f);
+  const auto decoded = mpipool::detail::decode_values<std::tuple<int, std::vector<double>, float>>(mixed.view());
+  CHECK(decoded == std::tuple{7, values, 2.5f});
 }
 
 TEST_CASE("a truncated payload is a serialization_error", "[serialization]") {

@@ -1,15 +1,19 @@
 #pragma once
-// Encodes argument tuples and results. Arithmetic values are copied as raw bytes,
-// which is exactly what a Boost binary archive writes for them, so the fast path
-// and the archive path produce the same wire format; everything else goes
-// through a Boost archive.
+// Encodes argument tuples and results. Arithmetic values, and vectors of them, are
+// copied as raw bytes (a vector: a u64 count, then its elements), which is exactly
+// what a Boost binary archive writes for them, so the fast path and the archive
+// path produce the same wire format; everything else goes through a Boost archive.
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <exception>
+#include <iterator>
 #include <span>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "mpipool/detail/archive.hpp"
 #include "mpipool/detail/byte_buffer.hpp"
@@ -22,13 +26,84 @@ namespace mpipool::detail {
 template <class... Ts>
 inline constexpr bool all_raw_v = (std::is_arithmetic_v<Ts> && ...);
 
+/// A std::vector of numbers (not bool, whose vector is a bit set): raw elements on the wire.
+template <class T>
+struct is_number_vector : std::false_type {};
+template <class T>
+struct is_number_vector<std::vector<T>> : std::bool_constant<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> {};
+
+/// Values the fast path writes without Boost: numbers and vectors of numbers.
+template <class... Ts>
+inline constexpr bool all_flat_v = ((std::is_arithmetic_v<Ts> || is_number_vector<Ts>::value) && ...);
+
+template <class T>
+void put_flat(byte_buffer& out, const T& value) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    out.put(value);
+  } else {
+    out.put<std::uint64_t>(value.size());
+    out.append(value.data(), value.size() * sizeof(typename T::value_type));
+  }
+}
+
+/// Reads numbers from bytes at any alignment (a payload's offset in its message is arbitrary).
+template <class T>
+struct unaligned_iterator {
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const T*;
+  using reference = T;
+  const std::byte* at = nullptr;
+  T operator*() const {
+    T value;
+    std::memcpy(&value, at, sizeof(T));
+    return value;
+  }
+  unaligned_iterator& operator++() {
+    at += sizeof(T);
+    return *this;
+  }
+  unaligned_iterator operator++(int) {
+    auto before = *this;
+    at += sizeof(T);
+    return before;
+  }
+  bool operator==(const unaligned_iterator&) const = default;
+};
+
+/// A vector's count is checked against the bytes that remain, as checked_iarchive does.
+[[noreturn]] void throw_oversized_collection(std::uint64_t count, std::size_t remaining);
+
+template <class T>
+T get_flat(byte_reader& reader) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    return reader.template get<T>();
+  } else {
+    using element = typename T::value_type;
+    const auto count = reader.template get<std::uint64_t>();
+    if (count > reader.remaining() / sizeof(element)) throw_oversized_collection(count, reader.remaining());
+    const auto* first = reader.take(count * sizeof(element)).data();
+    const auto* last = first + count * sizeof(element);
+    // Copied in, not zero-filled first: for a large array the fill costs as much as the
+    // copy. Aligned elements go by memmove (about 1.5x faster than element by element).
+    T values;
+    if (reinterpret_cast<std::uintptr_t>(first) % alignof(element) == 0) {
+      values.assign(reinterpret_cast<const element*>(first), reinterpret_cast<const element*>(last));
+    } else {
+      values.assign(unaligned_iterator<element>{first}, unaligned_iterator<element>{last});
+    }
+    return values;
+  }
+}
+
 /// Turns whatever a failed Boost (de)serialization threw into a serialization_error.
 [[noreturn]] void rethrow_as_serialization_error(const char* action, const std::string& type);
 
 template <class... Ts>
 void encode_values(byte_buffer& out, const Ts&... values) {
-  if constexpr (all_raw_v<Ts...>) {
-    (out.put(values), ...);
+  if constexpr (all_flat_v<Ts...>) {
+    (put_flat(out, values), ...);
   } else {
     try {
       buffer_sink sink(out);
@@ -44,9 +119,9 @@ template <class Tuple>
 Tuple decode_values(std::span<const std::byte> bytes) {
   Tuple values{};
   std::size_t unread = 0;
-  if constexpr ([]<class... Ts>(std::tuple<Ts...>*) { return all_raw_v<Ts...>; }(static_cast<Tuple*>(nullptr))) {
+  if constexpr ([]<class... Ts>(std::tuple<Ts...>*) { return all_flat_v<Ts...>; }(static_cast<Tuple*>(nullptr))) {
     byte_reader reader(bytes);
-    std::apply([&reader](auto&... value) { ((value = reader.template get<std::decay_t<decltype(value)>>()), ...); },
+    std::apply([&reader](auto&... value) { ((value = get_flat<std::decay_t<decltype(value)>>(reader)), ...); },
                values);
     unread = reader.remaining();
   } else {

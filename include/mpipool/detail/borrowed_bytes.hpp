@@ -1,0 +1,74 @@
+#pragma once
+// Large results that leave without being copied into their message. A task that
+// returns a big vector of numbers hands the vector itself over: its message keeps
+// the bytes' place (reserved, never written) and the link sends the vector's own
+// memory there, as a part of the message (link.cpp). The receiver sees the same
+// bytes as if they had been copied in.
+//
+// Only a direct-mode worker collects them, because its results go straight to MPI;
+// anywhere else (a task process writing into its ring) no collector is active and
+// results are copied as usual.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "mpipool/detail/byte_buffer.hpp"
+
+namespace mpipool::detail {
+
+/// The bytes at [offset, offset + bytes.size()) of a message come from `bytes`, which `keeper` keeps alive.
+struct borrowed_span {
+  std::size_t offset = 0;
+  std::span<const std::byte> bytes;
+  std::shared_ptr<const void> keeper;
+};
+
+class borrowed_bytes {
+ public:
+  /// Below this a copy costs less than the extra MPI message.
+  static constexpr std::size_t threshold = std::size_t{1} << 20;
+
+  /// The collector the calling thread writes results for, or null (see borrowed_bytes_scope).
+  static borrowed_bytes* current() { return current_; }
+
+  /// Reserves `values`' bytes at the end of `out` and keeps `values` to send in their place.
+  template <class Vector>
+  void adopt(byte_buffer& out, Vector&& values) {
+    auto kept = std::make_shared<const std::remove_cvref_t<Vector>>(std::forward<Vector>(values));
+    const auto bytes = std::as_bytes(std::span(*kept));
+    spans_.push_back({out.size(), bytes, std::move(kept)});
+    out.resize(out.size() + bytes.size());
+  }
+
+  /// Forgets spans from `offset` on: the message was cut back there (a result that failed late).
+  void drop_from(std::size_t offset) {
+    while (!spans_.empty() && spans_.back().offset >= offset) spans_.pop_back();
+  }
+
+  [[nodiscard]] bool empty() const { return spans_.empty(); }
+  std::vector<borrowed_span> take() { return std::exchange(spans_, {}); }
+
+ private:
+  friend class borrowed_bytes_scope;
+  static inline thread_local borrowed_bytes* current_ = nullptr;
+  std::vector<borrowed_span> spans_;
+};
+
+/// Makes `collector` the calling thread's collector while it lives.
+class borrowed_bytes_scope {
+ public:
+  explicit borrowed_bytes_scope(borrowed_bytes& collector) : previous_(borrowed_bytes::current_) {
+    borrowed_bytes::current_ = &collector;
+  }
+  ~borrowed_bytes_scope() { borrowed_bytes::current_ = previous_; }
+  borrowed_bytes_scope(const borrowed_bytes_scope&) = delete;
+  borrowed_bytes_scope& operator=(const borrowed_bytes_scope&) = delete;
+
+ private:
+  borrowed_bytes* previous_;
+};
+
+}  // namespace mpipool::detail
