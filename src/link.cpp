@@ -51,7 +51,9 @@ void link::send_heartbeats() {
 
 link::~link() {
   // Sends still pending belong to peers that are gone; MPI reclaims them at finalize.
+  // It may still read their memory until then, so what they send from is left alive.
   for (auto& request : requests_) MPI_Request_free(&request);
+  if (!owners_.empty()) static_cast<void>(new std::vector<std::shared_ptr<const void>>(std::move(owners_)));
   if (comm_ == MPI_COMM_NULL) return;
   if (disconnect_) {
     MPI_Comm_disconnect(&comm_);
@@ -122,16 +124,18 @@ void link::post_parts(int dest, int tag, const std::shared_ptr<const byte_buffer
     }
   };
   std::size_t cursor = 0;
+  std::size_t total = body->size();
   for (const auto& span : borrowed) {  // in offset order: a batch borrows as it grows
     add(body->data() + cursor, span.offset - cursor, body);
     add(span.bytes.data(), span.bytes.size(), span.keeper);
-    cursor = span.offset + span.bytes.size();
+    cursor = span.offset;
+    total += span.bytes.size();
   }
   add(body->data() + cursor, body->size() - cursor, body);
 
   // A header with the total and every part's size; the parts follow under tag_part.
   auto header = std::make_shared<byte_buffer>();
-  header->put<std::uint64_t>(body->size());
+  header->put<std::uint64_t>(total);
   header->put<std::uint64_t>(pieces.size());
   for (const auto& part : pieces) header->put<std::uint64_t>(part.size);
   const std::byte* header_data = header->data();
@@ -187,25 +191,38 @@ std::optional<message> link::receive(int source) {
   byte_reader header(incoming.body.view());
   const auto total = header.get<std::uint64_t>();
   const auto parts = header.get<std::uint64_t>();
-  if (parts > header.remaining() / sizeof(std::uint64_t)) {
-    throw serialization_error("malformed split message header: " + std::to_string(parts) + " parts announced");
+  if (parts != header.remaining() / sizeof(std::uint64_t) || header.remaining() % sizeof(std::uint64_t) != 0) {
+    throw serialization_error("malformed split message header: " + std::to_string(parts) + " parts announced in " +
+                              std::to_string(incoming.body.size()) + " bytes");
   }
-  byte_buffer whole(total);
-  std::size_t offset = 0;
-  for (std::uint64_t p = 0; p < parts; ++p) {
-    const auto part = header.get<std::uint64_t>();
-    if (part > total - offset || part > INT_MAX) {
+  std::vector<std::uint64_t> sizes(parts);
+  std::uint64_t announced = 0;
+  for (auto& size : sizes) {
+    size = header.get<std::uint64_t>();
+    if (size > INT_MAX || size > total - announced) {
       throw serialization_error("malformed split message header: parts exceed the announced " +
                                 std::to_string(total) + " bytes");
     }
-    check(MPI_Recv(whole.data() + offset, static_cast<int>(part), MPI_BYTE, incoming.source, wire::tag_part, comm_,
-                   MPI_STATUS_IGNORE),
-          "MPI_Recv");
-    offset += part;
+    announced += size;
   }
-  if (offset != total) {
-    throw serialization_error("malformed split message: " + std::to_string(offset) + " of the announced " +
-                              std::to_string(total) + " bytes arrived");
+  if (announced != total) {
+    throw serialization_error("malformed split message header: parts add up to " + std::to_string(announced) +
+                              " of the announced " + std::to_string(total) + " bytes");
+  }
+  byte_buffer whole(total);
+  std::size_t offset = 0;
+  for (const auto size : sizes) {
+    MPI_Status part_status;
+    check(MPI_Recv(whole.data() + offset, static_cast<int>(size), MPI_BYTE, incoming.source, wire::tag_part, comm_,
+                   &part_status),
+          "MPI_Recv");
+    int received = 0;
+    check(MPI_Get_count(&part_status, MPI_BYTE, &received), "MPI_Get_count");
+    if (static_cast<std::uint64_t>(received) != size) {
+      throw serialization_error("malformed split message: a part of " + std::to_string(received) +
+                                " bytes where " + std::to_string(size) + " were announced");
+    }
+    offset += size;
   }
   incoming.tag &= ~wire::split_flag;
   incoming.body = std::move(whole);

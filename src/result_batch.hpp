@@ -31,7 +31,7 @@ class result_batch {
     const std::size_t payload_at = buffer_.size();
     const wire::item_status status = produce(buffer_, payload_at);
     buffer_.put_at(status_at, static_cast<std::uint8_t>(status));
-    buffer_.put_at<std::uint64_t>(length_at, buffer_.size() - payload_at);
+    buffer_.put_at<std::uint64_t>(length_at, buffer_.size() - payload_at + borrowed_.bytes_from(payload_at));
     ++count_;
   }
 
@@ -43,7 +43,7 @@ class result_batch {
   }
 
   [[nodiscard]] bool empty() const { return count_ == 0; }
-  [[nodiscard]] std::size_t bytes() const { return buffer_.size(); }
+  [[nodiscard]] std::size_t bytes() const { return buffer_.size() + borrowed_.total(); }
   [[nodiscard]] clock::duration age() const { return empty() ? clock::duration{} : clock::now() - started_; }
 
   /// Results that a direct runner lets the message send from their own memory.

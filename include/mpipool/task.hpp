@@ -112,11 +112,12 @@ decltype(auto) call_with(typename function_traits<decltype(Function)>::args& arg
 }
 
 /// Appends a task's result. A large vector of numbers that the task returned by value
-/// goes to the thread's borrowed_bytes collector, if one is active, instead of being copied.
-template <class R>
+/// (`Returned` is not a reference) goes to the thread's borrowed_bytes collector, if
+/// one is active, instead of being copied.
+template <class Returned, class R>
 void encode_result(byte_buffer& out, R&& value) {
   using plain = std::remove_cvref_t<R>;
-  if constexpr (is_number_vector<plain>::value && !std::is_lvalue_reference_v<R>) {
+  if constexpr (is_number_vector<plain>::value && !std::is_reference_v<Returned>) {
     auto* collector = borrowed_bytes::current();
     if (collector != nullptr && value.size() * sizeof(typename plain::value_type) >= borrowed_bytes::threshold) {
       out.put<std::uint64_t>(value.size());  // the count, as put_flat writes it
@@ -134,7 +135,7 @@ void invoke_item(std::span<const std::byte> arg_bytes, byte_buffer& result) {
   if constexpr (std::is_void_v<typename traits::result>) {
     call_with<Function>(args);
   } else {
-    encode_result(result, call_with<Function>(args));
+    encode_result<typename traits::result>(result, call_with<Function>(args));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "mpi_main.hpp"
@@ -31,6 +32,13 @@ std::vector<std::int16_t> ramp_short(std::uint64_t count) {
   return values;
 }
 MPIPOOL_TASK(ramp_short);
+
+/// A large ramp, or an error for a negative count.
+std::vector<double> ramp_or_fail(std::int64_t count) {
+  if (count < 0) throw std::invalid_argument("negative count");
+  return ramp(static_cast<std::uint64_t>(count), 1.0);
+}
+MPIPOOL_TASK(ramp_or_fail);
 
 bool is_ramp(const std::vector<double>& values, std::uint64_t count, double start) {
   if (values.size() != count) return false;
@@ -80,4 +88,17 @@ TEST_CASE("a large vector makes the round trip", "[large]") {
     CHECK(back.back() == values.front());
     CHECK(pool.apply(reversed, back) == values);
   }
+}
+
+TEST_CASE("a failing item between large results fails alone", "[large][errors]") {
+  auto pool = static_pool({.mode = mpipool::execution::direct});
+  const std::vector<std::int64_t> counts{large, -1, large + 2};
+  const auto outcomes = pool.map_outcomes(ramp_or_fail, counts, {.chunksize = counts.size()});
+  REQUIRE(outcomes.size() == 3);
+  REQUIRE(outcomes[0]);
+  CHECK(is_ramp(outcomes[0].value(), large, 1.0));
+  REQUIRE_FALSE(outcomes[1]);
+  CHECK_THROWS_WITH(outcomes[1].value(), Catch::Contains("negative count"));
+  REQUIRE(outcomes[2]);
+  CHECK(is_ramp(outcomes[2].value(), large + 2, 1.0));
 }

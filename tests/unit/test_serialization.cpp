@@ -73,6 +73,13 @@ TEST_CASE("the raw fast path writes exactly what a Boost binary archive writes",
   CHECK(our_bytes(std::vector<double>{1.5, -2.0}) == boost_bytes(std::vector<double>{1.5, -2.0}));
   CHECK(our_bytes(std::vector<std::int8_t>{1, 2, 3}) == boost_bytes(std::vector<std::int8_t>{1, 2, 3}));
   CHECK(our_bytes(std::vector<int>{}) == boost_bytes(std::vector<int>{}));
+  CHECK(our_bytes(std::vector<char>{'a', 'b'}) == boost_bytes(std::vector<char>{'a', 'b'}));
+  CHECK(our_bytes(std::vector<wchar_t>{L'x'}) == boost_bytes(std::vector<wchar_t>{L'x'}));
+  CHECK(our_bytes(std::vector<long long>{-3}) == boost_bytes(std::vector<long long>{-3}));
+  // Boost writes class information first for these; they take the Boost path.
+  CHECK(our_bytes(std::vector<long double>{1.5L}) == boost_bytes(std::vector<long double>{1.5L}));
+  CHECK(round_trip(std::vector<long double>{1.5L, -2.0L}) == std::vector<long double>{1.5L, -2.0L});
+  CHECK(round_trip(std::vector<char16_t>{u'a'}) == std::vector<char16_t>{u'a'});
 }
 
 TEST_CASE("vectors of numbers round-trip through the fast path, aligned or not", "[serialization]") {

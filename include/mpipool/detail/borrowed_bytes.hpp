@@ -1,7 +1,7 @@
 #pragma once
 // Large results that leave without being copied into their message. A task that
-// returns a big vector of numbers hands the vector itself over: its message keeps
-// the bytes' place (reserved, never written) and the link sends the vector's own
+// returns a big vector of numbers hands the vector itself over: its message
+// records where the vector's bytes belong, and the link sends the vector's own
 // memory there, as a part of the message (link.cpp). The receiver sees the same
 // bytes as if they had been copied in.
 //
@@ -19,7 +19,8 @@
 
 namespace mpipool::detail {
 
-/// The bytes at [offset, offset + bytes.size()) of a message come from `bytes`, which `keeper` keeps alive.
+/// `bytes` belong before byte `offset` of a message body that does not hold them;
+/// `keeper` keeps them alive until they are sent.
 struct borrowed_span {
   std::size_t offset = 0;
   std::span<const std::byte> bytes;
@@ -34,27 +35,42 @@ class borrowed_bytes {
   /// The collector the calling thread writes results for, or null (see borrowed_bytes_scope).
   static borrowed_bytes* current() { return current_; }
 
-  /// Reserves `values`' bytes at the end of `out` and keeps `values` to send in their place.
+  /// Keeps `values` to be sent as if written at the end of `out` now.
   template <class Vector>
-  void adopt(byte_buffer& out, Vector&& values) {
+  void adopt(const byte_buffer& out, Vector&& values) {
     auto kept = std::make_shared<const std::remove_cvref_t<Vector>>(std::forward<Vector>(values));
     const auto bytes = std::as_bytes(std::span(*kept));
     spans_.push_back({out.size(), bytes, std::move(kept)});
-    out.resize(out.size() + bytes.size());
+    total_ += bytes.size();
   }
+
+  /// Borrowed bytes placed at `offset` of the body or later.
+  [[nodiscard]] std::size_t bytes_from(std::size_t offset) const {
+    std::size_t sum = 0;
+    for (auto it = spans_.rbegin(); it != spans_.rend() && it->offset >= offset; ++it) sum += it->bytes.size();
+    return sum;
+  }
+  [[nodiscard]] std::size_t total() const { return total_; }
 
   /// Forgets spans from `offset` on: the message was cut back there (a result that failed late).
   void drop_from(std::size_t offset) {
-    while (!spans_.empty() && spans_.back().offset >= offset) spans_.pop_back();
+    while (!spans_.empty() && spans_.back().offset >= offset) {
+      total_ -= spans_.back().bytes.size();
+      spans_.pop_back();
+    }
   }
 
   [[nodiscard]] bool empty() const { return spans_.empty(); }
-  std::vector<borrowed_span> take() { return std::exchange(spans_, {}); }
+  std::vector<borrowed_span> take() {
+    total_ = 0;
+    return std::exchange(spans_, {});
+  }
 
  private:
   friend class borrowed_bytes_scope;
   static inline thread_local borrowed_bytes* current_ = nullptr;
-  std::vector<borrowed_span> spans_;
+  std::vector<borrowed_span> spans_;  // in offset order
+  std::size_t total_ = 0;
 };
 
 /// Makes `collector` the calling thread's collector while it lives.

@@ -1,8 +1,9 @@
 #pragma once
-// Encodes argument tuples and results. Arithmetic values, and vectors of them, are
-// copied as raw bytes (a vector: a u64 count, then its elements), which is exactly
-// what a Boost binary archive writes for them, so the fast path and the archive
-// path produce the same wire format; everything else goes through a Boost archive.
+// Encodes argument tuples and results. Arithmetic values, and vectors of most of
+// them (is_number_vector), are copied as raw bytes (a vector: a u64 count, then its
+// elements), which is exactly what a Boost binary archive writes for them, so the
+// fast path and the archive path produce the same wire format; everything else
+// goes through a Boost archive.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,11 +27,18 @@ namespace mpipool::detail {
 template <class... Ts>
 inline constexpr bool all_raw_v = (std::is_arithmetic_v<Ts> && ...);
 
-/// A std::vector of numbers (not bool, whose vector is a bit set): raw elements on the wire.
+/// A std::vector of numbers that Boost writes as a count and the raw elements: not
+/// bool (a bit set), and none of the types that Boost's collection traits leave out
+/// (long double, char8/16/32_t), for which it adds class information first.
+template <class T>
+inline constexpr bool boost_raw_element_v =
+    std::is_arithmetic_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, long double> &&
+    !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t> &&
+    sizeof(T) <= sizeof(std::uint64_t);
 template <class T>
 struct is_number_vector : std::false_type {};
 template <class T>
-struct is_number_vector<std::vector<T>> : std::bool_constant<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> {};
+struct is_number_vector<std::vector<T>> : std::bool_constant<boost_raw_element_v<T>> {};
 
 /// Values the fast path writes without Boost: numbers and vectors of numbers.
 template <class... Ts>
