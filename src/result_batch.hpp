@@ -43,7 +43,7 @@ class result_batch {
   }
 
   [[nodiscard]] bool empty() const { return count_ == 0; }
-  [[nodiscard]] std::size_t bytes() const { return buffer_.size() + borrowed_.total(); }
+  [[nodiscard]] std::size_t bytes() const { return buffer_.size() + borrowed_.bytes_from(0); }
   [[nodiscard]] clock::duration age() const { return empty() ? clock::duration{} : clock::now() - started_; }
 
   /// Results that a direct runner lets the message send from their own memory.

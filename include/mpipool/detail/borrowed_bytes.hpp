@@ -41,7 +41,6 @@ class borrowed_bytes {
     auto kept = std::make_shared<const std::remove_cvref_t<Vector>>(std::forward<Vector>(values));
     const auto bytes = std::as_bytes(std::span(*kept));
     spans_.push_back({out.size(), bytes, std::move(kept)});
-    total_ += bytes.size();
   }
 
   /// Borrowed bytes placed at `offset` of the body or later.
@@ -50,27 +49,18 @@ class borrowed_bytes {
     for (auto it = spans_.rbegin(); it != spans_.rend() && it->offset >= offset; ++it) sum += it->bytes.size();
     return sum;
   }
-  [[nodiscard]] std::size_t total() const { return total_; }
 
   /// Forgets spans from `offset` on: the message was cut back there (a result that failed late).
   void drop_from(std::size_t offset) {
-    while (!spans_.empty() && spans_.back().offset >= offset) {
-      total_ -= spans_.back().bytes.size();
-      spans_.pop_back();
-    }
+    while (!spans_.empty() && spans_.back().offset >= offset) spans_.pop_back();
   }
 
-  [[nodiscard]] bool empty() const { return spans_.empty(); }
-  std::vector<borrowed_span> take() {
-    total_ = 0;
-    return std::exchange(spans_, {});
-  }
+  std::vector<borrowed_span> take() { return std::exchange(spans_, {}); }
 
  private:
   friend class borrowed_bytes_scope;
   static inline thread_local borrowed_bytes* current_ = nullptr;
   std::vector<borrowed_span> spans_;  // in offset order
-  std::size_t total_ = 0;
 };
 
 /// Makes `collector` the calling thread's collector while it lives.
