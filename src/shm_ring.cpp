@@ -90,9 +90,8 @@ shm_ring::~shm_ring() { ::munmap(control_, mapped_); }
 
 void shm_ring::map_in() {
 #ifdef MADV_POPULATE_WRITE
-  if (::madvise(control_, mapped_, MADV_POPULATE_WRITE) == 0) return;
+  ::madvise(control_, mapped_, MADV_POPULATE_WRITE);
 #endif
-  // Older kernels: touch each page (a read maps a shared page for writing too).
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const auto* bytes = reinterpret_cast<const volatile std::byte*>(control_);
   for (std::size_t at = 0; at < mapped_; at += page) static_cast<void>(bytes[at]);
