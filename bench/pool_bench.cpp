@@ -125,13 +125,14 @@ int main(int argc, char** argv) {
     const auto items = static_cast<std::size_t>(arg(2, 200000));
     const auto chunksize = static_cast<std::size_t>(arg(3, 1));
     std::vector<int> xs(items, 7);
-    // Warm-up at full size: the timed map then runs in steady state, as every map
-    // after a program's first does (this VM pays ~12 us per first-touched page).
-    pool.map(noop, xs, {.chunksize = chunksize});
-    const auto start = std::chrono::steady_clock::now();
-    const auto ys = pool.map(noop, xs, {.chunksize = chunksize});
-    const double rate = static_cast<double>(items) / seconds_since(start);
-    if (ys.size() != xs.size()) return 1;
+    bool complete = true;
+    const double rate = bench::steady_rate(static_cast<double>(items), [&] {
+      const auto start = std::chrono::steady_clock::now();
+      const auto ys = pool.map(noop, xs, {.chunksize = chunksize});
+      complete = complete && ys.size() == xs.size();
+      return seconds_since(start);
+    });
+    if (!complete) return 1;
     std::printf("tasks,%zu,%d,%.1f,items/s\n", chunksize, workers, rate);
   } else if (workload == "roundtrip") {
     const auto calls = static_cast<long>(arg(2, 10000));

@@ -128,9 +128,11 @@ int main(int argc, char** argv) {
     const auto chunksize = static_cast<long>(arg(3, 1));
     const std::vector<char> chunk(static_cast<std::size_t>(chunksize) * sizeof(int), 7);
     const long messages = (items + chunksize - 1) / chunksize;
-    const double seconds = run_window(size, messages, static_cast<int>(arg(4, 8)), tag_work,
-                                      [&chunk](long) -> const std::vector<char>& { return chunk; });
-    std::printf("tasks,%ld,%d,%.1f,items/s\n", chunksize, workers, static_cast<double>(items) / seconds);
+    const auto window = static_cast<int>(arg(4, 8));
+    const double rate = bench::steady_rate(static_cast<double>(items), [&] {
+      return run_window(size, messages, window, tag_work, [&chunk](long) -> const std::vector<char>& { return chunk; });
+    });
+    std::printf("tasks,%ld,%d,%.1f,items/s\n", chunksize, workers, rate);
   } else if (workload == "roundtrip") {
     const auto calls = static_cast<long>(arg(2, 10000));
     const std::vector<char> message(sizeof(int), 1);

@@ -53,6 +53,29 @@ inline double median(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
+/// W1's measurement, the same in every system (bench/peers/workloads.py too): full-size
+/// runs warm up for at least warmup_seconds, then up to timed_runs runs (fewer if
+/// they exceed timed_seconds together, at least one) are timed, and the median
+/// counts. A process's first runs touch their buffers' pages for the first time,
+/// which on the 2-core VM costs about 12 us a page: the first 200,000-item maps took
+/// 1 to 15 ms where later ones take 0.3 to 0.8. `run` returns its own seconds.
+inline constexpr double warmup_seconds = 0.2;
+inline constexpr double timed_seconds = 2.0;
+inline constexpr int timed_runs = 5;
+
+template <class Run>
+double steady_rate(double items, Run run) {
+  for (double warm = 0; warm < warmup_seconds;) warm += run();
+  std::vector<double> rates;
+  double timed = 0;
+  while (rates.empty() || (static_cast<int>(rates.size()) < timed_runs && timed < timed_seconds)) {
+    const double seconds = run();
+    timed += seconds;
+    rates.push_back(items / seconds);
+  }
+  return median(rates);
+}
+
 inline double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -55,6 +55,26 @@ def median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+# W1's measurement, as in bench/workloads.hpp: warm-up runs for at least
+# WARMUP_SECONDS, then up to TIMED_RUNS timed runs (fewer past TIMED_SECONDS, at
+# least one); the median counts.
+WARMUP_SECONDS = 0.2
+TIMED_SECONDS = 2.0
+TIMED_RUNS = 5
+
+
+def steady_rate(items, run):
+    warm = 0.0
+    while warm < WARMUP_SECONDS:
+        warm += run()
+    rates, timed = [], 0.0
+    while not rates or (len(rates) < TIMED_RUNS and timed < TIMED_SECONDS):
+        seconds = run()
+        timed += seconds
+        rates.append(items / seconds)
+    return median(rates)
+
+
 def row(workload, param, workers, value, unit):
     print(f"{workload},{param},{workers},{value},{unit}", flush=True)
 
@@ -63,10 +83,13 @@ def measure(workload, args, workers, pool):
     """Runs one workload on `pool`, an adapter with map, apply, apply_async and imap_unordered."""
     if workload == "tasks":
         items, chunksize = int(args[0]), int(args[1])
-        pool.map(noop, range(1000), 1)
-        start = time.perf_counter()
-        pool.map(noop, range(items), chunksize)
-        row("tasks", chunksize, workers, f"{items / (time.perf_counter() - start):.1f}", "items/s")
+
+        def run():
+            start = time.perf_counter()
+            pool.map(noop, range(items), chunksize)
+            return time.perf_counter() - start
+
+        row("tasks", chunksize, workers, f"{steady_rate(items, run):.1f}", "items/s")
     elif workload == "roundtrip":
         calls = int(args[0])
         for i in range(100):
