@@ -271,9 +271,10 @@ std::chrono::microseconds manager::nap_cap() const {
 bool manager::progress_once() {
   try {
     bool worked = take_submissions();
+    worked |= dispatch();  // new work leaves before the receive poll: a lone apply waits on no probe
     worked |= receive();
     worked |= find_lost_workers();
-    worked |= dispatch();
+    worked |= dispatch();  // into the windows that results reopened
     worked |= link_.progress_sends();
     engine_idle_.store(idle(), std::memory_order_release);
     return worked;
@@ -380,7 +381,7 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.items = std::make_shared<byte_buffer>(std::move(fresh.items));
         chunk.settled.reset(fresh.count);
         record->issued += fresh.count;
-        chunks_.emplace(chunk_id, std::move(chunk));
+        add_chunk(chunk_id, std::move(chunk));
         if (record->work->input_done()) {  // its last chunk: stop asking it
           feeding_.erase(it);
           record->feeding = false;
@@ -686,7 +687,7 @@ void manager::retry_item(chunk_record& chunk, std::uint32_t item) {
   again.attempt = chunk.attempt + 1;
   again.avoid_worker = chunk.worker;
   const auto id = next_chunk_id_++;
-  chunks_.emplace(id, std::move(again));
+  add_chunk(id, std::move(again));
   retries_.push_back(id);
 }
 
@@ -696,7 +697,21 @@ void manager::chunk_finished(std::uint64_t chunk_id, chunk_record& chunk) {
     --state.in_flight;
     ++state.finished_unmeasured;
   }
-  chunks_.erase(chunk_id);
+  auto node = chunks_.extract(chunk_id);
+  node.mapped() = chunk_record{};  // lets go of the items now
+  if (spare_chunk_nodes_.size() < max_spare_chunk_nodes) spare_chunk_nodes_.push_back(std::move(node));
+}
+
+void manager::add_chunk(std::uint64_t chunk_id, chunk_record chunk) {
+  if (spare_chunk_nodes_.empty()) {
+    chunks_.emplace(chunk_id, std::move(chunk));
+    return;
+  }
+  auto node = std::move(spare_chunk_nodes_.back());
+  spare_chunk_nodes_.pop_back();
+  node.key() = chunk_id;
+  node.mapped() = std::move(chunk);
+  chunks_.insert(std::move(node));
 }
 
 namespace {

@@ -163,6 +163,8 @@ class manager final : public executor {
                   std::span<const std::byte> payload);
   void retry_item(chunk_record& chunk, std::uint32_t item);
   void chunk_finished(std::uint64_t chunk_id, chunk_record& chunk);
+  /// Records a chunk in a map node that a finished chunk left, so a chunk costs no allocation there.
+  void add_chunk(std::uint64_t chunk_id, chunk_record chunk);
   void job_progressed(job_iterator record);
   void abandon_all(const std::exception_ptr& error);
   void adapt_window(worker_record& worker);
@@ -188,6 +190,8 @@ class manager final : public executor {
   std::list<job_iterator> feeding_;   // jobs that may still hand out chunks, oldest first
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
+  std::vector<std::unordered_map<std::uint64_t, chunk_record>::node_type> spare_chunk_nodes_;
+  static constexpr std::size_t max_spare_chunk_nodes = 1024;
   std::deque<std::uint64_t> retries_;
   std::vector<worker_record> worker_states_;
   double completions_per_us_ = 0;  // sum over workers of 1 / mean_gap_us

@@ -133,6 +133,7 @@ pool_options get_pool_options(byte_reader& in) {
 }
 
 void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items) {
+  out.reserve(out.size() + chunk_header_bytes + sizeof(std::uint64_t) + items.size());  // one growth at most
   out.put(header.id);
   out.put(header.task);
   out.put(header.count);

@@ -101,6 +101,7 @@ worker::session_end worker::serve_session() {
     while (auto incoming = master_.receive(0)) {
       progressed = true;
       if (auto end = handle(*incoming)) return *end;
+      if (incoming->tag == wire::tag_tasks) break;  // run them now; probe again after the step
     }
     if (!results_.empty() && (!runner_->busy() || last_step > batch_while_chunks_take_less_than ||
                               results_.age() > max_batch_age || results_.bytes() > max_batch_bytes)) {

@@ -66,11 +66,14 @@ template <class R>
 class single_job final : public job {
  public:
   single_job(job_settings settings, encoded_chunk chunk, std::shared_ptr<result_state<R>> state)
-      : job(settings), state_(std::move(state)) {
-    input_.add(std::move(chunk));
+      : job(settings), chunk_(std::move(chunk)), state_(std::move(state)) {}
+  bool next_chunk(encoded_chunk& chunk) override {
+    if (handed_out_) return false;
+    chunk = std::move(chunk_);
+    handed_out_ = true;
+    return true;
   }
-  bool next_chunk(encoded_chunk& chunk) override { return input_.next(chunk); }
-  bool input_done() const override { return input_.empty(); }
+  bool input_done() const override { return handed_out_; }
   void deliver(std::uint64_t, std::span<const std::byte> result) override {
     try {
       state_->set_value(decode_result<R>(result));
@@ -83,7 +86,8 @@ class single_job final : public job {
   void abandon(std::exception_ptr error) override { state_->fail(std::move(error)); }
 
  private:
-  prepared_chunks input_;
+  encoded_chunk chunk_;
+  bool handed_out_ = false;
   std::shared_ptr<result_state<R>> state_;
 };
 
