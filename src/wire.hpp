@@ -80,8 +80,10 @@ struct chunk_header {
   std::int64_t timeout_ms = 0;
   std::uint32_t item_size = 0;  // 0: items are [u64 length][bytes]; else packed, this many bytes each
 };
-/// What put_chunk writes before the items' length.
-constexpr std::size_t chunk_header_bytes = 2 * sizeof(std::uint64_t) + 3 * sizeof(std::uint32_t);
+/// What put_chunk writes before the items' length: every field, unpadded.
+constexpr std::size_t chunk_header_bytes = sizeof(chunk_header::id) + sizeof(chunk_header::task) +
+                                           sizeof(chunk_header::count) + sizeof(chunk_header::timeout_ms) +
+                                           sizeof(chunk_header::item_size);
 void put_chunk(byte_buffer& out, const chunk_header& header, std::span<const std::byte> items);
 
 /// Pool options travel from a task process to its rank, which opens the pool for it.
