@@ -4,12 +4,14 @@
 // Prints CSV rows like pool_bench: workload,param,workers,value,unit
 //
 //   mpirun -n W+1 raw_mpi tasks <items> <chunksize> <window>   W1: items/s
-//   mpirun -n 2   raw_mpi roundtrip <calls>                    W2: microseconds per round trip
+//   mpirun -n 2   raw_mpi roundtrip <calls>                    W2: microseconds per round trip, and
+//                                                              per round trip through a child process
 //   mpirun -n W+1 raw_mpi balance <tasks> <mean ms> <seed>     W3: makespan / ideal (window 2)
 //   mpirun -n 2   raw_mpi echo <MiB> <repeats>                 W4: GB/s
 //   mpirun -n 3   raw_mpi idle <seconds>                       W6: master CPU s / wall s
 
 #include <mpi.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -17,8 +19,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <memory>
 #include <vector>
 
+#include "handoff.hpp"
 #include "workloads.hpp"
 
 namespace {
@@ -26,14 +30,27 @@ namespace {
 constexpr int tag_work = 1;
 constexpr int tag_busy = 2;  // the payload is a duration in seconds to compute for
 constexpr int tag_stop = 3;
+constexpr int tag_handoff = 4;  // as tag_work, but the worker's child process answers
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Workers answer every message: work is echoed (each int read and written), busy is computed.
+/// Whether a forked child gets a core of its own, by mpipool's rule (src/task_process.cpp).
+bool child_has_own_core() {
+  const char* local_ranks = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const long ranks = local_ranks != nullptr ? std::atol(local_ranks) : 0;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+  return ranks > 0 && 2 * ranks <= sysconf(_SC_NPROCESSORS_ONLN) && cpus >= 2;
+}
+
+/// Workers answer every message: work is echoed (each int read and written), busy is computed,
+/// handoff goes through a child process, forked when the first one arrives.
 void serve() {
   std::vector<char> buffer;
+  std::unique_ptr<bench::handoff_child> child;
   for (;;) {
     MPI_Status status;
     MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
@@ -46,6 +63,9 @@ void serve() {
       double seconds = 0;
       std::memcpy(&seconds, buffer.data(), sizeof seconds);
       bench::busy_for(seconds);
+    } else if (status.MPI_TAG == tag_handoff) {
+      if (!child) child = std::make_unique<bench::handoff_child>(child_has_own_core());
+      child->round_trip(buffer.data(), count);
     } else {
       auto* values = reinterpret_cast<int*>(buffer.data());
       for (std::size_t i = 0; i < buffer.size() / sizeof(int); ++i) values[i] = values[i] + 0;
@@ -140,6 +160,11 @@ int main(int argc, char** argv) {
     const double seconds =
         run_window(2, calls, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
     std::printf("roundtrip,1,%d,%.3f,us\n", workers, seconds / static_cast<double>(calls) * 1e6);
+    // The same through a child process of the worker: the floor of mpipool's supervised mode.
+    run_window(size, 200, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });
+    const double handoff_seconds =
+        run_window(2, calls, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });
+    std::printf("roundtrip_handoff,1,%d,%.3f,us\n", workers, handoff_seconds / static_cast<double>(calls) * 1e6);
   } else if (workload == "balance") {
     const auto durations = bench::exponential_durations(static_cast<int>(arg(2, 2000)), arg(3, 2.0) / 1000.0,
                                                         static_cast<unsigned>(arg(4, 42)));

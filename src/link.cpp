@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "coarse_clock.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/errors.hpp"
 #include "mpi_check.hpp"
@@ -23,7 +24,8 @@ link::link(MPI_Comm comm) : comm_(comm) {
 }
 
 void link::heard(int source) {
-  if (source >= 0 && source < remote_size_) last_heard_[source] = clock::now().time_since_epoch().count();
+  // Coarse: peer timeouts are seconds, and this runs for every message received.
+  if (source >= 0 && source < remote_size_) last_heard_[source] = coarse_now().time_since_epoch().count();
 }
 
 link::clock::time_point link::last_heard(int source) const {

@@ -53,7 +53,9 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
     const std::uint32_t stop = begin + std::min(slice, count - begin);
     std::uint32_t end = stop;
     std::exception_ptr failure;
-    const auto started = clock::now();
+    // Only a slice with more to follow is timed, to size the next: a lone item reads no clock.
+    const bool timed = stop < count;
+    const auto started = timed ? clock::now() : clock::time_point{};
     try {
       entry.run_packed(args.data() + std::size_t{begin} * item_size, stop - begin,
                        scratch.data() + sizeof(std::uint32_t) + begin * result_size, first + begin, current);
@@ -61,7 +63,7 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
       failure = std::current_exception();
       end = current.load(std::memory_order_relaxed) - first;
     }
-    const auto took = clock::now() - started;
+    const auto took = timed ? clock::now() - started : clock::duration{slice_time};
     if (end > begin) {
       std::byte* run = scratch.data() + begin * result_size;
       const std::uint32_t length = end - begin;

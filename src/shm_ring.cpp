@@ -48,22 +48,25 @@ void wake_if_sleeping(std::atomic<std::uint32_t>& sleeping) {
 template <class Ready>
 void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds timeout,
                  std::chrono::microseconds spin, Ready ready) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto spin_end = start + std::min(timeout, spin);
-  const auto polite = start + std::chrono::microseconds(10);
-  while (!ready()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= spin_end) break;
-    if (now < polite) {
-      backoff::relax();
-    } else {
-      std::this_thread::yield();  // the other side may need this core
+  auto left = timeout;
+  // Without a spin, no clock is read: the other side may be waiting for this core.
+  if (spin.count() > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto spin_end = start + std::min(timeout, spin);
+    const auto polite = start + std::chrono::microseconds(10);
+    while (!ready()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= spin_end) break;
+      if (now < polite) {
+        backoff::relax();
+      } else {
+        std::this_thread::yield();  // the other side may need this core
+      }
     }
+    if (ready()) return;
+    left -= std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   }
-  if (ready()) return;
-  const auto left = timeout - std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - start);
-  if (left.count() <= 0) return;
+  if (ready() || left.count() <= 0) return;
   sleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!ready()) futex_wait(sleeping, 1, left);

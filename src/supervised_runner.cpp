@@ -17,6 +17,8 @@
 
 #include "backoff.hpp"
 #include "chunk_items.hpp"
+#include "coarse_clock.hpp"
+#include "cpu_affinity.hpp"
 #include "error_record.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/task.hpp"
@@ -112,7 +114,15 @@ class supervised_runner final : public runner {
   void idle_wait(backoff& idle) override {
     const auto pause = idle.next_sleep();
     if (pause.count() == 0) {
-      idle.spin();
+      // A task process bound to this core cannot run while we spin on it (measured
+      // on 2 cores, 1 worker: no-op maps 25 to 30% faster). Unbound on a crowded
+      // node, spinning a while first does better (2 workers: 1.3 to 2.4M items/s
+      // against 0.95 to 1.3M yielding at once).
+      if (!in_child_.empty() && bound_to_one_core()) {
+        std::this_thread::yield();
+      } else {
+        idle.spin();
+      }
       return;
     }
     // Sleep on the results ring until the task process answers, or the pause is over.
@@ -297,9 +307,9 @@ class supervised_runner final : public runner {
     start_child();
   }
 
-  /// Looks, at most once a millisecond, whether the task process has died (its pipe closed).
+  /// Looks, at most once a clock tick, whether the task process has died (its pipe closed).
   bool child_died() {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = coarse_now();  // every step asks: a fine clock read would cost more than the question
     if (now < next_death_check_) return false;
     next_death_check_ = now + std::chrono::milliseconds(1);
     pollfd alive{child_.alive, POLLIN, 0};

@@ -38,11 +38,7 @@ constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
 /// 60 us with a 50 us spin, 22 us without). MPIPOOL_TASK_SPIN_US overrides.
 std::chrono::microseconds idle_spin() {
   if (const char* text = std::getenv("MPIPOOL_TASK_SPIN_US")) return std::chrono::microseconds(std::atol(text));
-  const char* local_ranks = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");  // set by Open MPI's launcher
-  const long ranks = local_ranks != nullptr ? std::atol(local_ranks) : 0;
-  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-  const bool core_each = ranks > 0 && 2 * ranks <= cores && cpus_in_affinity() >= 2;
-  return std::chrono::microseconds(core_each ? 200 : 0);
+  return std::chrono::microseconds(task_process_has_own_core() ? 200 : 0);
 }
 
 /// Open MPI's handlers print backtraces and talk to the runtime; a task process

@@ -107,10 +107,12 @@ worker::session_end worker::serve_session() {
                               results_.age() > max_batch_age || results_.bytes() > max_batch_bytes)) {
       flush();
     }
-    const auto before = std::chrono::steady_clock::now();
+    // Timed only with work queued: an idle round that reads the clock notices a message later.
+    const bool timed = runner_->busy();
+    const auto before = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (runner_->step(results_)) {
       progressed = true;
-      last_step = std::chrono::steady_clock::now() - before;
+      if (timed) last_step = std::chrono::steady_clock::now() - before;
       if (!runner_->busy()) flush();  // nothing else to batch with: answer now
     }
     progressed |= master_.progress_sends();

@@ -13,6 +13,9 @@ done
 for system in mpipool mpipool-direct raw-mpi multiprocessing mpi4py.futures; do
   grep -q "^$system,tasks," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W1 result for $system"; }
 done
+# W2's floor for supervised mode: raw MPI through a child process of the worker.
+grep -q "^raw-mpi,roundtrip_handoff," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W2 handoff floor"; }
+grep -q "raw MPI + child" "$WORK/results/table.md" || fail "the table lacks W2's handoff floor"
 file "$WORK/results/plot.png" | grep -q "PNG image" || fail "plot.png is not a PNG"
 grep -q "## W7" "$WORK/results/table.md" || fail "the table lacks W7"
 echo "ok"
