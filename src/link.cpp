@@ -107,8 +107,17 @@ void link::send(int dest, int tag, byte_buffer body, std::vector<borrowed_span> 
     send(dest, tag, std::move(body));
     return;
   }
+  send(dest, tag, std::make_shared<const byte_buffer>(std::move(body)), borrowed);
+}
+
+void link::send(int dest, int tag, std::shared_ptr<const byte_buffer> body,
+                const std::vector<borrowed_span>& borrowed) {
+  if (borrowed.empty()) {
+    send(dest, tag, std::move(body));
+    return;
+  }
   std::lock_guard lock(sends_mutex_);
-  post_parts(dest, tag, std::make_shared<const byte_buffer>(std::move(body)), borrowed);
+  post_parts(dest, tag, body, borrowed);
 }
 
 void link::post_parts(int dest, int tag, const std::shared_ptr<const byte_buffer>& body,

@@ -379,6 +379,7 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.item_size = fresh.item_size;
         chunk.unsettled = fresh.count;
         chunk.items = std::make_shared<byte_buffer>(std::move(fresh.items));
+        chunk.adopted = std::move(fresh.adopted);
         chunk.settled.reset(fresh.count);
         record->issued += fresh.count;
         add_chunk(chunk_id, std::move(chunk));
@@ -408,17 +409,19 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   ++worker_states_[static_cast<std::size_t>(worker)].in_flight;
   const auto& settings = chunk.owner->work->settings();
   const wire::chunk_header header{chunk_id, settings.task, chunk.count, settings.timeout.count(), chunk.item_size};
-  if (message.empty() && chunk.item_view().size() >= own_message_bytes) {
-    // A large chunk goes out as its own message: its header goes into the room left for it.
+  const std::size_t item_bytes = chunk.items->size() - encoded_chunk::header_room + borrowed_size(chunk.adopted);
+  if (message.empty() && item_bytes >= own_message_bytes) {
+    // A large chunk goes out as its own message: its header goes into the room left for
+    // it, and adopted vectors are sent from their own memory.
     byte_buffer& whole = *chunk.items;
     chunk.message = next_message_id_++;
     whole.put_at(0, chunk.message);
     whole.put_at<std::uint32_t>(sizeof(std::uint64_t), 1);
     byte_buffer head;
     wire::put_chunk(head, header, {});
-    head.put_at<std::uint64_t>(head.size() - sizeof(std::uint64_t), chunk.item_view().size());
+    head.put_at<std::uint64_t>(head.size() - sizeof(std::uint64_t), item_bytes);
     std::memcpy(whole.data() + sizeof(std::uint64_t) + sizeof(std::uint32_t), head.data(), head.size());
-    link_.send(worker, wire::tag_tasks, std::shared_ptr<const byte_buffer>(chunk.items));
+    link_.send(worker, wire::tag_tasks, std::shared_ptr<const byte_buffer>(chunk.items), chunk.adopted);
     return true;
   }
   constexpr std::size_t count_at = sizeof(std::uint64_t);

@@ -113,7 +113,10 @@ class manager final : public executor {
     std::uint32_t item_size = 0;  // as in encoded_chunk
     std::uint32_t unsettled = 0;
     std::shared_ptr<byte_buffer> items;  // header room, then the items; kept to resend a lost item
-    [[nodiscard]] std::span<const std::byte> item_view() const {
+    std::vector<borrowed_span> adopted;  // bytes of `items` that stay in the caller's vectors
+    /// The items, with adopted bytes copied in first.
+    [[nodiscard]] std::span<const std::byte> item_view() {
+      copy_in_borrowed(*items, adopted);
       return items->view().subspan(encoded_chunk::header_room);
     }
     item_flags settled;

@@ -1,12 +1,18 @@
 // Large arrays as arguments and results. In direct mode a large vector result
 // leaves from the task's own memory (borrowed_bytes.hpp) as a part of a split
-// message; these tests check that every byte arrives, next to small results in the
-// same message, and with parts smaller than the array (MPIPOOL_MAX_MESSAGE_BYTES).
+// message, and so does a large vector the master passes as an rvalue; these tests
+// check that every byte arrives, next to small results in the same message, after
+// a retry, and with parts smaller than the array (MPIPOOL_MAX_MESSAGE_BYTES).
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "mpi_main.hpp"
@@ -39,6 +45,29 @@ std::vector<double> ramp_or_fail(std::int64_t count) {
   return ramp(static_cast<std::uint64_t>(count), 1.0);
 }
 MPIPOOL_TASK(ramp_or_fail);
+
+/// a, then b, each element times `scale`.
+std::vector<double> concat_scaled(std::vector<double> a, std::vector<double> b, double scale) {
+  a.insert(a.end(), b.begin(), b.end());
+  for (auto& value : a) value *= scale;
+  return a;
+}
+MPIPOOL_TASK(concat_scaled);
+
+std::string crash_marker(std::int64_t key) {
+  return (std::filesystem::temp_directory_path() / ("mpipool-large-crash-" + std::to_string(key))).string();
+}
+
+/// As reversed, but the first attempt for `key` kills its process.
+std::vector<double> reversed_crashing_once(std::vector<double> values, std::int64_t key) {
+  const int fd = ::open(crash_marker(key).c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    std::abort();
+  }
+  return {values.rbegin(), values.rend()};
+}
+MPIPOOL_TASK(reversed_crashing_once);
 
 bool is_ramp(const std::vector<double>& values, std::uint64_t count, double start) {
   if (values.size() != count) return false;
@@ -88,6 +117,44 @@ TEST_CASE("a large vector makes the round trip", "[large]") {
     CHECK(back.back() == values.front());
     CHECK(pool.apply(reversed, back) == values);
   }
+}
+
+bool is_reversed_ramp(const std::vector<double>& values, std::uint64_t count, double start) {
+  return is_ramp(std::vector<double>(values.rbegin(), values.rend()), count, start);
+}
+
+TEST_CASE("a large vector passed as an rvalue is sent from its own memory and arrives intact", "[large]") {
+  for (auto mode : {mpipool::execution::direct, mpipool::execution::supervised}) {
+    INFO("mode " << static_cast<int>(mode));
+    auto pool = static_pool({.mode = mode});
+    auto values = ramp(large, 3.0);
+    const auto back = pool.apply(reversed, std::move(values));
+    CHECK(values.empty());  // adopted by the call, not copied from (an lvalue is copied and left alone)
+    CHECK(is_reversed_ramp(back, large, 3.0));
+
+    // apply_async owns what it adopted: the temporary is gone long before the result.
+    auto pending = pool.apply_async(reversed, ramp(large + 5, -2.0));
+    CHECK(is_reversed_ramp(pending.get(), large + 5, -2.0));
+
+    // Two adopted vectors and a number in one call, and a small rvalue, which is copied.
+    const auto joined = pool.apply(concat_scaled, ramp(large, 1.0), ramp(large / 2, 7.0), 0.5);
+    REQUIRE(joined.size() == large + large / 2);
+    CHECK(joined[1] == 1.0);
+    CHECK(joined[large - 1] == 0.5 * static_cast<double>(large));
+    CHECK(joined[large] == 3.5);
+    CHECK(joined.back() == 0.5 * (7.0 + static_cast<double>(large / 2 - 1)));
+    CHECK(pool.apply(concat_scaled, ramp(3, 1.0), std::vector<double>{}, 2.0) == std::vector<double>{2.0, 4.0, 6.0});
+  }
+}
+
+TEST_CASE("an adopted vector is sent again after its task process crashed", "[large][faults]") {
+  auto pool = static_pool({.mode = mpipool::execution::supervised});
+  const std::int64_t key = ::getpid();
+  std::filesystem::remove(crash_marker(key));
+  const auto back = pool.apply({.retries = 1}, reversed_crashing_once, ramp(large, 11.0), key);
+  CHECK(std::filesystem::exists(crash_marker(key)));  // the first attempt did crash
+  CHECK(is_reversed_ramp(back, large, 11.0));
+  std::filesystem::remove(crash_marker(key));
 }
 
 TEST_CASE("a failing item between large results fails alone", "[large][errors]") {

@@ -7,7 +7,8 @@
 //
 // Only a direct-mode worker collects them, because its results go straight to MPI;
 // anywhere else (a task process writing into its ring) no collector is active and
-// results are copied as usual.
+// results are copied as usual. The master does the same with a large vector of
+// numbers passed to apply as an rvalue (job.hpp, append_call).
 
 #include <cstddef>
 #include <memory>
@@ -62,6 +63,30 @@ class borrowed_bytes {
   static inline thread_local borrowed_bytes* current_ = nullptr;
   std::vector<borrowed_span> spans_;  // in offset order
 };
+
+/// Total bytes of `spans`.
+inline std::size_t borrowed_size(const std::vector<borrowed_span>& spans) {
+  std::size_t total = 0;
+  for (const auto& span : spans) total += span.bytes.size();
+  return total;
+}
+
+/// Copies the bytes of `spans` into `body` where they belong, and forgets them: for
+/// a path that needs the whole message in one buffer (a retry, a shared message).
+inline void copy_in_borrowed(byte_buffer& body, std::vector<borrowed_span>& spans) {
+  if (spans.empty()) return;
+  byte_buffer whole;
+  whole.reserve(body.size() + borrowed_size(spans));
+  std::size_t cursor = 0;
+  for (const auto& span : spans) {  // in offset order
+    whole.append(body.data() + cursor, span.offset - cursor);
+    whole.append(span.bytes.data(), span.bytes.size());
+    cursor = span.offset;
+  }
+  whole.append(body.data() + cursor, body.size() - cursor);
+  body = std::move(whole);
+  spans.clear();
+}
 
 /// Makes `collector` the calling thread's collector while it lives.
 class borrowed_bytes_scope {

@@ -5,6 +5,7 @@
 // fast path and the archive path produce the same wire format; everything else
 // goes through a Boost archive.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -80,6 +81,9 @@ struct unaligned_iterator {
   bool operator==(const unaligned_iterator&) const = default;
 };
 
+/// Unaligned arrays from this size up are copied block by block through aligned memory.
+inline constexpr std::size_t unaligned_block_bytes = 16384;  // a multiple of every element size
+
 /// A vector's count is checked against the bytes that remain, as checked_iarchive does.
 [[noreturn]] void throw_oversized_collection(std::uint64_t count, std::size_t remaining);
 
@@ -98,8 +102,21 @@ T get_flat(byte_reader& reader) {
     T values;
     if (reinterpret_cast<std::uintptr_t>(first) % alignof(element) == 0) {
       values.assign(reinterpret_cast<const element*>(first), reinterpret_cast<const element*>(last));
-    } else {
+    } else if (count * sizeof(element) < unaligned_block_bytes) {
       values.assign(unaligned_iterator<element>{first}, unaligned_iterator<element>{last});
+    } else {
+      // A large unaligned array (a result's bytes follow its one-byte status) goes
+      // through an aligned block that stays in cache, then by memmove: element by
+      // element it took 28% of the master's time in a 64 MiB echo.
+      values.reserve(count);
+      alignas(64) std::byte block[unaligned_block_bytes];
+      for (const std::byte* at = first; at != last;) {
+        const auto bytes = std::min<std::size_t>(sizeof block, static_cast<std::size_t>(last - at));
+        std::memcpy(block, at, bytes);
+        const auto* elements = reinterpret_cast<const element*>(block);
+        values.insert(values.end(), elements, elements + bytes / sizeof(element));
+        at += bytes;
+      }
     }
     return values;
   }

@@ -30,8 +30,13 @@ struct encoded_chunk {
   std::uint32_t count = 0;
   std::uint32_t item_size = 0;  // 0: framed items
   byte_buffer items;
+  /// Large vectors passed as rvalues: their bytes belong at these offsets of `items`
+  /// but stay in the vectors, which travel along, so the link sends them uncopied.
+  std::vector<borrowed_span> adopted;
 
-  [[nodiscard]] std::span<const std::byte> item_bytes() const {
+  /// The items, with adopted bytes copied in.
+  [[nodiscard]] std::span<const std::byte> item_bytes() {
+    copy_in_borrowed(items, adopted);
     return items.empty() ? std::span<const std::byte>() : items.view().subspan(header_room);
   }
 };
@@ -52,11 +57,50 @@ void append_item(encoded_chunk& chunk, const Ts&... args) {
   ++chunk.count;
 }
 
+/// Writes one flat argument; a large vector of numbers passed as an rvalue is
+/// adopted instead (its count is written, its bytes stay in the vector). Returns the
+/// bytes adopted.
+template <class T>
+std::size_t put_or_adopt(encoded_chunk& chunk, T&& value) {
+  using plain = std::remove_cvref_t<T>;
+  if constexpr (is_number_vector<plain>::value && !std::is_lvalue_reference_v<T>) {
+    const std::size_t bytes = value.size() * sizeof(typename plain::value_type);
+    if (bytes >= borrowed_bytes::threshold) {
+      chunk.items.put<std::uint64_t>(value.size());  // the count, as put_flat writes it
+      auto kept = std::make_shared<const plain>(std::move(value));
+      chunk.adopted.push_back({chunk.items.size(), std::as_bytes(std::span(*kept)), kept});
+      return bytes;
+    }
+  }
+  put_flat(chunk.items, value);
+  return 0;
+}
+
+/// Appends one framed item whose arguments are all flat (codec.hpp), adopting large
+/// rvalue vectors: `pool.apply(f, std::move(v))` sends v's memory itself.
+template <class... Ts>
+void append_item_adopting(encoded_chunk& chunk, Ts&&... args) {
+  if (chunk.items.empty()) chunk.items.resize(encoded_chunk::header_room);
+  const std::size_t length_at = chunk.items.size();
+  chunk.items.put<std::uint64_t>(0);
+  const std::size_t adopted = (put_or_adopt(chunk, std::forward<Ts>(args)) + ...);
+  chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t) + adopted);
+  ++chunk.count;
+}
+
+/// Whether a call's arguments may be adopted: all flat, one of them a vector passed as an rvalue.
+template <class... Args>
+inline constexpr bool adoptable_call_v =
+    sizeof...(Args) > 0 && all_flat_v<std::remove_cvref_t<Args>...> &&
+    ((is_number_vector<std::remove_cvref_t<Args>>::value && !std::is_lvalue_reference_v<Args>) || ...);
+
 /// Appends one call's arguments, converted to the task's parameter types (`ArgsTuple`)
 /// only where they differ: a vector passed as it is, is not copied first.
 template <class ArgsTuple, class... Args>
 void append_call(encoded_chunk& chunk, Args&&... args) {
-  if constexpr (std::is_same_v<std::tuple<std::remove_cvref_t<Args>...>, ArgsTuple>) {
+  if constexpr (std::is_same_v<std::tuple<std::remove_cvref_t<Args>...>, ArgsTuple> && adoptable_call_v<Args...>) {
+    append_item_adopting(chunk, std::forward<Args>(args)...);
+  } else if constexpr (std::is_same_v<std::tuple<std::remove_cvref_t<Args>...>, ArgsTuple>) {
     append_item(chunk, args...);
   } else {
     const ArgsTuple converted(std::forward<Args>(args)...);
