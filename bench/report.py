@@ -185,6 +185,10 @@ def write_plot(path, summary, info):
                   "imap_memory": lambda k: f"{int(numeric(k[1])):,}"}
         ax.set_xticklabels([labels.get(workload, lambda k: k[1])(k) for k in keys], fontsize=8)
         ax.set_title(title)
+        floor = table.get(("roundtrip_handoff", "1", 1), {}).get("raw-mpi") if workload == "roundtrip" else None
+        if floor is not None:  # supervised mode's floor: raw MPI through a child process
+            ax.axhline(floor, linestyle="--", color=COLORS["raw-mpi"])
+            ax.annotate("raw MPI + child process", (0, floor), xytext=(2, 3), textcoords="offset points", fontsize=8)
         if log:
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
