@@ -13,6 +13,8 @@
 
 #include <linux/futex.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,9 +37,15 @@ class handoff_child {
     void* memory = ::mmap(nullptr, sizeof(slot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
     slot_ = new (memory) slot();
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) serve();  // never returns
+    if (pid_ == 0) {
+      // No orphans: the child dies with its rank, even one that is killed.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      serve();  // never returns
+    }
   }
   ~handoff_child() {
     slot_->size = -1;  // stop

@@ -11,7 +11,6 @@
 //   mpirun -n 3   raw_mpi idle <seconds>                       W6: master CPU s / wall s
 
 #include <mpi.h>
-#include <sched.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -22,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu_affinity.hpp"  // src/: header-only, no mpipool library
 #include "handoff.hpp"
 #include "workloads.hpp"
 
@@ -34,16 +34,6 @@ constexpr int tag_handoff = 4;  // as tag_work, but the worker's child process a
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-/// Whether a forked child gets a core of its own, by mpipool's rule (src/task_process.cpp).
-bool child_has_own_core() {
-  const char* local_ranks = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  const long ranks = local_ranks != nullptr ? std::atol(local_ranks) : 0;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  const int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
-  return ranks > 0 && 2 * ranks <= sysconf(_SC_NPROCESSORS_ONLN) && cpus >= 2;
 }
 
 /// Workers answer every message: work is echoed, busy is computed, handoff goes through a
@@ -66,7 +56,8 @@ void serve() {
       std::memcpy(&seconds, buffer.data(), sizeof seconds);
       bench::busy_for(seconds);
     } else if (status.MPI_TAG == tag_handoff) {
-      if (!child) child = std::make_unique<bench::handoff_child>(child_has_own_core());
+      // mpipool's rule for whether a task process has a core of its own.
+      if (!child) child = std::make_unique<bench::handoff_child>(mpipool::detail::task_process_has_own_core());
       child->round_trip(buffer.data(), count);
     } else {
       auto* values = reinterpret_cast<int*>(buffer.data());

@@ -47,6 +47,7 @@ class link {
   void send(int dest, int tag, std::shared_ptr<const byte_buffer> body);
   /// As send(), with the bytes at each span's offset taken from the span's own memory.
   void send(int dest, int tag, byte_buffer body, std::vector<borrowed_span> borrowed);
+  /// As above, for a buffer others keep too (a chunk with adopted vectors, kept to resend).
   void send(int dest, int tag, std::shared_ptr<const byte_buffer> body, const std::vector<borrowed_span>& borrowed);
   /// Completes finished sends; true if any completed.
   bool progress_sends();

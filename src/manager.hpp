@@ -114,9 +114,13 @@ class manager final : public executor {
     std::uint32_t unsettled = 0;
     std::shared_ptr<byte_buffer> items;  // header room, then the items; kept to resend a lost item
     std::vector<borrowed_span> adopted;  // bytes of `items` that stay in the caller's vectors
-    /// The items, with adopted bytes copied in first.
+    /// The items, with adopted bytes copied in first: into a new buffer, since the
+    /// link may still be sending from this one.
     [[nodiscard]] std::span<const std::byte> item_view() {
-      copy_in_borrowed(*items, adopted);
+      if (!adopted.empty()) {
+        items = std::make_shared<byte_buffer>(with_borrowed(*items, adopted));
+        adopted.clear();
+      }
       return items->view().subspan(encoded_chunk::header_room);
     }
     item_flags settled;

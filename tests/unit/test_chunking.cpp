@@ -3,7 +3,10 @@
 #include <mpipool/detail/job.hpp>
 #include <mpipool/serialization.hpp>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
+#include <vector>
 
 using mpipool::detail::default_chunksize;
 
@@ -45,4 +48,37 @@ TEST_CASE("arithmetic arguments are packed: their raw bytes, a fixed size per it
   CHECK(reader.get<int>() == 2);
   CHECK(reader.get<double>() == -0.25);
   CHECK(reader.get<int>() == 7);
+}
+
+TEST_CASE("a large vector passed as an rvalue is adopted, and its bytes are what a copy would write", "[chunking]") {
+  using mpipool::detail::encoded_chunk;
+  using args = std::tuple<std::vector<double>, std::vector<double>, double>;
+  std::vector<double> big(200'000);  // 1.6 MB: above the threshold
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i) * 0.25;
+  const std::vector<double> small{1.0, 2.0, 3.0};
+
+  encoded_chunk copied;
+  mpipool::detail::append_item(copied, big, small, 0.5);
+  CHECK(copied.adopted.empty());
+
+  encoded_chunk adopted;
+  const double* memory = big.data();
+  mpipool::detail::append_call<args>(adopted, std::move(big), std::vector<double>(small), 0.5);
+  REQUIRE(adopted.adopted.size() == 1);  // the small rvalue is copied: below the threshold
+  const auto& span = adopted.adopted.front();
+  CHECK(span.bytes.data() == reinterpret_cast<const std::byte*>(memory));  // the vector's own memory
+  CHECK(span.offset == encoded_chunk::header_room + 2 * sizeof(std::uint64_t));  // after item length and count
+  CHECK(adopted.count == 1);
+
+  const auto expected = copied.item_bytes();
+  const auto joined = adopted.item_bytes();
+  CHECK(adopted.adopted.empty());
+  REQUIRE(joined.size() == expected.size());
+  CHECK(std::equal(joined.begin(), joined.end(), expected.begin()));
+
+  encoded_chunk from_lvalue;
+  std::vector<double> kept(200'000, 1.0);
+  mpipool::detail::append_call<args>(from_lvalue, kept, small, 0.5);
+  CHECK(from_lvalue.adopted.empty());  // an lvalue is copied: the call may outlive it
+  CHECK(kept.size() == 200'000);
 }

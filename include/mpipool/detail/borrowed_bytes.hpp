@@ -71,10 +71,10 @@ inline std::size_t borrowed_size(const std::vector<borrowed_span>& spans) {
   return total;
 }
 
-/// Copies the bytes of `spans` into `body` where they belong, and forgets them: for
-/// a path that needs the whole message in one buffer (a retry, a shared message).
-inline void copy_in_borrowed(byte_buffer& body, std::vector<borrowed_span>& spans) {
-  if (spans.empty()) return;
+/// A new buffer with `body`'s bytes and those of `spans` where they belong: for a
+/// path that needs the whole message in one buffer (a retry, a shared message).
+/// `body` itself is left alone: MPI may still be sending from it.
+inline byte_buffer with_borrowed(const byte_buffer& body, const std::vector<borrowed_span>& spans) {
   byte_buffer whole;
   whole.reserve(body.size() + borrowed_size(spans));
   std::size_t cursor = 0;
@@ -84,8 +84,7 @@ inline void copy_in_borrowed(byte_buffer& body, std::vector<borrowed_span>& span
     cursor = span.offset;
   }
   whole.append(body.data() + cursor, body.size() - cursor);
-  body = std::move(whole);
-  spans.clear();
+  return whole;
 }
 
 /// Makes `collector` the calling thread's collector while it lives.

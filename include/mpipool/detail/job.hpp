@@ -13,8 +13,11 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "mpipool/detail/borrowed_bytes.hpp"
 #include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/detail/codec.hpp"
 #include "mpipool/detail/driver.hpp"
 #include "mpipool/task.hpp"
 
@@ -36,7 +39,10 @@ struct encoded_chunk {
 
   /// The items, with adopted bytes copied in.
   [[nodiscard]] std::span<const std::byte> item_bytes() {
-    copy_in_borrowed(items, adopted);
+    if (!adopted.empty()) {
+      items = with_borrowed(items, adopted);
+      adopted.clear();
+    }
     return items.empty() ? std::span<const std::byte>() : items.view().subspan(header_room);
   }
 };
@@ -83,7 +89,8 @@ void append_item_adopting(encoded_chunk& chunk, Ts&&... args) {
   if (chunk.items.empty()) chunk.items.resize(encoded_chunk::header_room);
   const std::size_t length_at = chunk.items.size();
   chunk.items.put<std::uint64_t>(0);
-  const std::size_t adopted = (put_or_adopt(chunk, std::forward<Ts>(args)) + ...);
+  std::size_t adopted = 0;
+  ((adopted += put_or_adopt(chunk, std::forward<Ts>(args))), ...);  // a comma fold: in argument order
   chunk.items.put_at<std::uint64_t>(length_at, chunk.items.size() - length_at - sizeof(std::uint64_t) + adopted);
   ++chunk.count;
 }
