@@ -33,6 +33,17 @@ wire::item_status run_item(std::uint32_t task, std::span<const std::byte> args, 
 
 namespace {
 
+/// Packed runs of one chunk, written into the results message (packed_sink).
+struct batch_sink {
+  result_batch& results;
+  std::uint64_t chunk;
+  std::byte* open_run(std::uint32_t item, std::size_t max_bytes) { return results.open_run(chunk, item, max_bytes); }
+  void close_run(std::uint32_t count, std::size_t bytes) { results.close_run(count, bytes); }
+  void failed(std::uint32_t item, std::span<const std::byte> record) {
+    results.add(chunk, item, wire::item_status::failed, record);
+  }
+};
+
 class direct_runner final : public runner {
  public:
   [[nodiscard]] execution mode() const override { return execution::direct; }
@@ -58,10 +69,8 @@ class direct_runner final : public runner {
     const task_entry* entry = registry::instance().find(header.task);
     if (runs_packed(entry, header.item_size, chunk.items, header.count)) {
       std::atomic<std::uint32_t> current{0};
-      run_packed(*entry, chunk.items, header.item_size, 0, header.count, current, identity_,
-                 [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
-                   results.add(header.id, item, status, payload);
-                 });
+      batch_sink sink{results, header.id};
+      run_packed(*entry, chunk.items, header.item_size, 0, header.count, current, identity_, sink);
       return true;
     }
     item_cursor items(chunk.items, header.item_size);

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <concepts>
+#include <cstring>
 #include <cstdint>
 #include <exception>
 #include <span>
@@ -28,55 +30,63 @@ inline bool runs_packed(const task_entry* entry, std::uint32_t item_size, std::s
          item_size == entry->packed_arg_size && args.size() == std::size_t{count} * item_size;
 }
 
+/// Where run_packed writes its records, straight into the message that carries them:
+///   std::byte* open_run(std::uint32_t item, std::size_t max_bytes): room for a run
+///     of results from `item` on (wire::item_status::ok_run: a u32 count, then the
+///     results), valid until close_run;
+///   void close_run(std::uint32_t count, std::size_t bytes): the run holds `count`
+///     results in `bytes`; a count of 0 takes the record back;
+///   void failed(std::uint32_t item, std::span<const std::byte> record): an error record.
+template <class Sink>
+concept packed_sink = requires(Sink sink, std::uint32_t item, std::size_t bytes, std::span<const std::byte> record) {
+  { sink.open_run(item, bytes) } -> std::same_as<std::byte*>;
+  sink.close_run(item, bytes);
+  sink.failed(item, record);
+};
+
 /// Runs items [first, first + count) of a packed chunk whose item bytes are `args`
-/// (item `first` at the start). `emit(item, status, payload)` receives each record.
+/// (item `first` at the start), writing their records to `sink`.
 /// `current` holds the item running now (a progress board, for crash attribution).
 ///
 /// Items run in slices of about slice_time each, one run per slice: results leave
 /// as they come, so a crash in a long chunk loses (and re-runs) at most the results
 /// of the last moments, not of the whole chunk. The slice doubles while slices are
 /// quick, so a chunk of no-op items still costs a handful of runs.
-template <class Emit>
+template <packed_sink Sink>
 void run_packed(const task_entry& entry, std::span<const std::byte> args, std::uint32_t item_size,
                 std::uint32_t first, std::uint32_t count, std::atomic<std::uint32_t>& current,
-                const origin& identity, Emit&& emit) {
+                const origin& identity, Sink& sink) {
   using clock = std::chrono::steady_clock;
   constexpr auto slice_time = std::chrono::microseconds(100);
   const std::size_t result_size = entry.packed_result_size;
-  // Result i sits at 4 + i * result_size; a run [b, e) is sent from b * result_size
-  // with its count written just before its first result (over a slot already sent).
-  thread_local byte_buffer scratch;
-  scratch.resize(sizeof(std::uint32_t) + count * result_size);
   std::uint32_t slice = 16;
   std::uint32_t begin = 0;
   while (begin < count) {
     const std::uint32_t stop = begin + std::min(slice, count - begin);
     std::uint32_t end = stop;
     std::exception_ptr failure;
+    // The results go where the message wants them: [u32 count][results].
+    std::byte* run = sink.open_run(first + begin, sizeof(std::uint32_t) + (stop - begin) * result_size);
     // Only a slice with more to follow is timed, to size the next: a lone item reads no clock.
     const bool timed = stop < count;
     const auto started = timed ? clock::now() : clock::time_point{};
     try {
-      entry.run_packed(args.data() + std::size_t{begin} * item_size, stop - begin,
-                       scratch.data() + sizeof(std::uint32_t) + begin * result_size, first + begin, current);
+      entry.run_packed(args.data() + std::size_t{begin} * item_size, stop - begin, run + sizeof(std::uint32_t),
+                       first + begin, current);
     } catch (...) {
       failure = std::current_exception();
       end = current.load(std::memory_order_relaxed) - first;
     }
     const auto took = timed ? clock::now() - started : clock::duration{slice_time};
-    if (end > begin) {
-      std::byte* run = scratch.data() + begin * result_size;
-      const std::uint32_t length = end - begin;
-      std::memcpy(run, &length, sizeof length);
-      emit(first + begin, wire::item_status::ok_run,
-           std::span<const std::byte>(run, sizeof length + length * result_size));
-    }
+    const std::uint32_t length = end - begin;
+    std::memcpy(run, &length, sizeof length);
+    sink.close_run(length, sizeof length + std::size_t{length} * result_size);
     if (failure) {
       byte_buffer record;
       origin here = identity;
       here.task = entry.name;
       write_error(record, failure, here);
-      emit(first + end, wire::item_status::failed, record.view());
+      sink.failed(first + end, record.view());
       ++end;
     }
     if (took < slice_time / 2 && slice < (std::uint32_t{1} << 30)) {

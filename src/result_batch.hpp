@@ -42,6 +42,29 @@ class result_batch {
     ++count_;
   }
 
+  /// Room for a run of packed results of `chunk` from `item` (see packed_sink in
+  /// packed_run.hpp): the typed loop writes them into the message itself.
+  std::byte* open_run(std::uint64_t chunk, std::uint32_t item, std::size_t max_bytes) {
+    start_if_empty();
+    run_start_ = buffer_.size();
+    buffer_.put(chunk);
+    buffer_.put(item);
+    buffer_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
+    buffer_.put<std::uint64_t>(0);  // the payload's length, set by close_run
+    buffer_.resize(buffer_.size() + max_bytes);
+    return buffer_.data() + run_start_ + run_header_bytes;
+  }
+  /// Ends the run opened last: `count` results in `bytes`; none takes the record back.
+  void close_run(std::uint32_t count, std::size_t bytes) {
+    if (count == 0) {
+      buffer_.resize(run_start_);
+      return;
+    }
+    buffer_.resize(run_start_ + run_header_bytes + bytes);
+    buffer_.put_at<std::uint64_t>(run_start_ + run_header_bytes - sizeof(std::uint64_t), bytes);
+    ++count_;
+  }
+
   [[nodiscard]] bool empty() const { return count_ == 0; }
   [[nodiscard]] std::size_t bytes() const { return buffer_.size() + borrowed_.bytes_from(0); }
   [[nodiscard]] clock::duration age() const { return empty() ? clock::duration{} : clock::now() - started_; }
@@ -70,8 +93,13 @@ class result_batch {
     started_ = clock::now();
   }
 
+  // chunk id, item, status, payload length: as wire::put_result writes them
+  static constexpr std::size_t run_header_bytes =
+      sizeof(std::uint64_t) + sizeof(std::uint32_t) + sizeof(std::uint8_t) + sizeof(std::uint64_t);
+
   byte_buffer buffer_;
   borrowed_bytes borrowed_;
+  std::size_t run_start_ = 0;
   std::uint32_t count_ = 0;
   clock::time_point started_{};
 };

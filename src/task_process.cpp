@@ -236,15 +236,39 @@ void task_process::run_chunk(const frame& chunk) {
   const task_entry* entry = registry::instance().find(task);
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
+    // Runs are written into the results frames themselves (packed_sink).
+    struct frame_sink {
+      task_process& self;
+      std::uint64_t chunk_id;
+      std::size_t start = 0;
+      std::size_t payload_at = 0;
+      std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
+        start = self.begin_result(chunk_id, item);
+        self.results_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
+        payload_at = self.results_.size();
+        self.results_.resize(payload_at + max_bytes);
+        return self.results_.data() + payload_at;
+      }
+      void close_run(std::uint32_t count, std::size_t bytes) {
+        if (count == 0) {
+          self.results_.resize(start);
+          return;
+        }
+        self.results_.resize(payload_at + bytes);
+        end_frame(self.results_, start);
+        self.flush_if_due();
+      }
+      void failed(std::uint32_t item, std::span<const std::byte> record) {
+        const auto at = self.begin_result(chunk_id, item);
+        self.results_.put(static_cast<std::uint8_t>(wire::item_status::failed));
+        self.results_.append(record.data(), record.size());
+        end_frame(self.results_, at);
+        self.flush_if_due();
+      }
+    };
     board_->start(chunk_id, first);
-    run_packed(*entry, items, item_size, first, count, board_->item, identity_,
-               [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
-                 const auto start = begin_result(chunk_id, item);
-                 results_.put(static_cast<std::uint8_t>(status));
-                 results_.append(payload.data(), payload.size());
-                 end_frame(results_, start);
-                 flush_if_due();
-               });
+    frame_sink sink{*this, chunk_id};
+    run_packed(*entry, items, item_size, first, count, board_->item, identity_, sink);
     board_->finish(count);
     return;
   }

@@ -43,25 +43,38 @@ std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first)
   const task_entry* entry = registry::instance().find(registry::instance().id_of(erase(&halve_even)));
   REQUIRE(runs_packed(entry, chunk.item_size, chunk.item_bytes(), chunk.count));
   std::vector<record> out;
+  // Collects what run_packed writes, as a results message would hold it.
+  struct collecting_sink {
+    std::vector<record>& out;
+    std::vector<std::byte> run;
+    std::uint32_t run_item = 0;
+    std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
+      run.assign(max_bytes, std::byte{0xee});
+      run_item = item;
+      return run.data();
+    }
+    void close_run(std::uint32_t count, std::size_t bytes) {
+      if (count == 0) return;
+      std::uint32_t written = 0;
+      std::memcpy(&written, run.data(), sizeof written);
+      REQUIRE(written == count);
+      REQUIRE(bytes == sizeof written + count * sizeof(int));
+      record r{run_item, wire::item_status::ok_run, std::vector<int>(count), {}};
+      std::memcpy(r.values.data(), run.data() + sizeof written, count * sizeof(int));
+      out.push_back(std::move(r));
+    }
+    void failed(std::uint32_t item, std::span<const std::byte> payload) {
+      record r{item, wire::item_status::failed, {}, {}};
+      try {
+        std::rethrow_exception(read_error(payload));
+      } catch (const std::exception& e) {
+        r.message = e.what();
+      }
+      out.push_back(std::move(r));
+    }
+  } sink{out, {}, 0};
   std::atomic<std::uint32_t> current{0};
-  run_packed(*entry, chunk.item_bytes(), chunk.item_size, first, chunk.count, current, mpipool::origin{},
-             [&](std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
-               record r{item, status, {}, {}};
-               if (status == wire::item_status::ok_run) {
-                 std::uint32_t count = 0;
-                 std::memcpy(&count, payload.data(), sizeof count);
-                 REQUIRE(payload.size() == sizeof count + count * sizeof(int));
-                 r.values.resize(count);
-                 std::memcpy(r.values.data(), payload.data() + sizeof count, count * sizeof(int));
-               } else {
-                 try {
-                   std::rethrow_exception(read_error(payload));
-                 } catch (const std::exception& e) {
-                   r.message = e.what();
-                 }
-               }
-               out.push_back(std::move(r));
-             });
+  run_packed(*entry, chunk.item_bytes(), chunk.item_size, first, chunk.count, current, mpipool::origin{}, sink);
   return out;
 }
 
