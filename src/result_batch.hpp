@@ -47,12 +47,10 @@ class result_batch {
   std::byte* open_run(std::uint64_t chunk, std::uint32_t item, std::size_t max_bytes) {
     start_if_empty();
     run_start_ = buffer_.size();
-    buffer_.put(chunk);
-    buffer_.put(item);
-    buffer_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
-    buffer_.put<std::uint64_t>(0);  // the payload's length, set by close_run
-    buffer_.resize(buffer_.size() + max_bytes);
-    return buffer_.data() + run_start_ + run_header_bytes;
+    wire::put_result(buffer_, chunk, item, wire::item_status::ok_run, {});  // its length is set by close_run
+    run_payload_at_ = buffer_.size();
+    buffer_.resize(run_payload_at_ + max_bytes);
+    return buffer_.data() + run_payload_at_;
   }
   /// Ends the run opened last: `count` results in `bytes`; none takes the record back.
   void close_run(std::uint32_t count, std::size_t bytes) {
@@ -60,8 +58,8 @@ class result_batch {
       buffer_.resize(run_start_);
       return;
     }
-    buffer_.resize(run_start_ + run_header_bytes + bytes);
-    buffer_.put_at<std::uint64_t>(run_start_ + run_header_bytes - sizeof(std::uint64_t), bytes);
+    buffer_.resize(run_payload_at_ + bytes);
+    buffer_.put_at<std::uint64_t>(run_payload_at_ - sizeof(std::uint64_t), bytes);  // put_result's length
     ++count_;
   }
 
@@ -93,13 +91,10 @@ class result_batch {
     started_ = clock::now();
   }
 
-  // chunk id, item, status, payload length: as wire::put_result writes them
-  static constexpr std::size_t run_header_bytes =
-      sizeof(std::uint64_t) + sizeof(std::uint32_t) + sizeof(std::uint8_t) + sizeof(std::uint64_t);
-
   byte_buffer buffer_;
   borrowed_bytes borrowed_;
-  std::size_t run_start_ = 0;
+  std::size_t run_start_ = 0;       // where the open run's record begins
+  std::size_t run_payload_at_ = 0;  // where its payload begins
   std::uint32_t count_ = 0;
   clock::time_point started_{};
 };

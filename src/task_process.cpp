@@ -224,6 +224,41 @@ std::uint32_t task_process::add_proxy(proxy_executor* proxy) {
 
 void task_process::remove_proxy(std::uint32_t id) { proxies_.erase(id); }
 
+class task_process::frame_sink {
+ public:
+  frame_sink(task_process& self, std::uint64_t chunk_id) : self_(self), chunk_id_(chunk_id) {}
+
+  std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
+    start_ = self_.begin_result(chunk_id_, item);
+    self_.results_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
+    payload_at_ = self_.results_.size();
+    self_.results_.resize(payload_at_ + max_bytes);
+    return self_.results_.data() + payload_at_;
+  }
+  void close_run(std::uint32_t count, std::size_t bytes) {
+    if (count == 0) {
+      self_.results_.resize(start_);
+      return;
+    }
+    self_.results_.resize(payload_at_ + bytes);
+    end_frame(self_.results_, start_);
+    self_.flush_if_due();
+  }
+  void failed(std::uint32_t item, std::span<const std::byte> record) {
+    const auto start = self_.begin_result(chunk_id_, item);
+    self_.results_.put(static_cast<std::uint8_t>(wire::item_status::failed));
+    self_.results_.append(record.data(), record.size());
+    end_frame(self_.results_, start);
+    self_.flush_if_due();
+  }
+
+ private:
+  task_process& self_;
+  std::uint64_t chunk_id_;
+  std::size_t start_ = 0;       // the open run's frame
+  std::size_t payload_at_ = 0;  // its payload
+};
+
 void task_process::run_chunk(const frame& chunk) {
   byte_reader in(chunk.body.view());
   const auto chunk_id = in.get<std::uint64_t>();
@@ -236,36 +271,6 @@ void task_process::run_chunk(const frame& chunk) {
   const task_entry* entry = registry::instance().find(task);
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
-    // Runs are written into the results frames themselves (packed_sink).
-    struct frame_sink {
-      task_process& self;
-      std::uint64_t chunk_id;
-      std::size_t start = 0;
-      std::size_t payload_at = 0;
-      std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
-        start = self.begin_result(chunk_id, item);
-        self.results_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
-        payload_at = self.results_.size();
-        self.results_.resize(payload_at + max_bytes);
-        return self.results_.data() + payload_at;
-      }
-      void close_run(std::uint32_t count, std::size_t bytes) {
-        if (count == 0) {
-          self.results_.resize(start);
-          return;
-        }
-        self.results_.resize(payload_at + bytes);
-        end_frame(self.results_, start);
-        self.flush_if_due();
-      }
-      void failed(std::uint32_t item, std::span<const std::byte> record) {
-        const auto at = self.begin_result(chunk_id, item);
-        self.results_.put(static_cast<std::uint8_t>(wire::item_status::failed));
-        self.results_.append(record.data(), record.size());
-        end_frame(self.results_, at);
-        self.flush_if_due();
-      }
-    };
     board_->start(chunk_id, first);
     frame_sink sink{*this, chunk_id};
     run_packed(*entry, items, item_size, first, count, board_->item, identity_, sink);

@@ -56,6 +56,9 @@ class task_process {
   task_process(shm_ring& from_rank, shm_ring& to_rank, progress_board* board, const wire::session_init& init,
                origin identity);
 
+  /// Packed runs written into the results frames themselves (packed_sink).
+  class frame_sink;
+
   void dispatch(frame incoming);
   void run_chunk(const frame& chunk);
   /// Starts a result frame: [u64 chunk][u32 item], status and payload to follow;
