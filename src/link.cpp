@@ -208,11 +208,17 @@ std::optional<message> link::receive(int source) {
   }
   std::vector<std::uint64_t> sizes(parts);
   std::uint64_t announced = 0;
+  std::uint64_t largest = 0;
+  std::uint64_t largest_at = 0;  // the largest part is an array sent from its own memory, or a slice of one
   for (auto& size : sizes) {
     size = header.get<std::uint64_t>();
     if (size > INT_MAX || size > total - announced) {
       throw serialization_error("malformed split message header: parts exceed the announced " +
                                 std::to_string(total) + " bytes");
+    }
+    if (size > largest) {
+      largest = size;
+      largest_at = announced;
     }
     announced += size;
   }
@@ -220,7 +226,7 @@ std::optional<message> link::receive(int source) {
     throw serialization_error("malformed split message header: parts add up to " + std::to_string(announced) +
                               " of the announced " + std::to_string(total) + " bytes");
   }
-  byte_buffer whole(total);
+  auto whole = byte_buffer::with_aligned_byte(total, largest_at);
   std::size_t offset = 0;
   for (const auto size : sizes) {
     MPI_Status part_status;
