@@ -18,6 +18,7 @@ namespace {
 // Results are batched only while tasks are tiny; a result is held back at most this long.
 constexpr auto batch_while_chunks_take_less_than = std::chrono::microseconds(20);
 constexpr auto max_batch_age = std::chrono::microseconds(100);
+constexpr auto probe_while_busy_every = std::chrono::microseconds(50);
 constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
 
 }  // namespace
@@ -96,12 +97,21 @@ worker::session_end worker::serve_session() {
   backoff idle(std::chrono::microseconds(1000), std::chrono::microseconds(20), std::chrono::milliseconds(50));
 
   auto last_step = std::chrono::steady_clock::duration::zero();
+  std::chrono::steady_clock::time_point last_step_end, last_probe;  // read only with chunks queued
   for (;;) {
     bool progressed = false;
-    while (auto incoming = master_.receive(0)) {
-      progressed = true;
-      if (auto end = handle(*incoming)) return *end;
-      if (incoming->tag == wire::tag_tasks) break;  // run them now; probe again after the step
+    // While this rank runs queued chunks itself (direct mode), MPI is probed only now
+    // and then: on an oversubscribed node Open MPI yields the core in every probe that
+    // finds nothing (mpi_yield_when_idle), and a probe per chunk of no-op tasks gave the
+    // core away 600,000 times a run. A supervised rank keeps probing: it only relays.
+    const bool running_here = runner_->busy() && runner_->mode() == execution::direct;
+    if (!running_here || last_step_end - last_probe >= probe_while_busy_every) {
+      last_probe = last_step_end;
+      while (auto incoming = master_.receive(0)) {
+        progressed = true;
+        if (auto end = handle(*incoming)) return *end;
+        if (incoming->tag == wire::tag_tasks) break;  // run them now; probe again after the step
+      }
     }
     if (!results_.empty() && (!runner_->busy() || last_step > batch_while_chunks_take_less_than ||
                               results_.age() > max_batch_age || results_.bytes() > max_batch_bytes)) {
@@ -110,9 +120,11 @@ worker::session_end worker::serve_session() {
     // Timed only with work queued: an idle round that reads the clock notices a message later.
     const bool timed = runner_->busy();
     const auto before = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (runner_->step(results_)) {
+    const bool stepped = runner_->step(results_);
+    if (timed) last_step_end = std::chrono::steady_clock::now();  // also when a task process holds the work
+    if (stepped) {
       progressed = true;
-      if (timed) last_step = std::chrono::steady_clock::now() - before;
+      if (timed) last_step = last_step_end - before;
       if (!runner_->busy()) flush();  // nothing else to batch with: answer now
     }
     progressed |= master_.progress_sends();
