@@ -97,7 +97,7 @@ worker::session_end worker::serve_session() {
   backoff idle(std::chrono::microseconds(1000), std::chrono::microseconds(20), std::chrono::milliseconds(50));
 
   auto last_step = std::chrono::steady_clock::duration::zero();
-  std::chrono::steady_clock::time_point last_step_end, last_probe;  // read only with chunks queued
+  std::chrono::steady_clock::time_point last_step_end, last_probe;  // a direct runner with chunks queued steps every round
   for (;;) {
     bool progressed = false;
     // While this rank runs queued chunks itself (direct mode), MPI is probed only now
@@ -120,11 +120,12 @@ worker::session_end worker::serve_session() {
     // Timed only with work queued: an idle round that reads the clock notices a message later.
     const bool timed = runner_->busy();
     const auto before = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    const bool stepped = runner_->step(results_);
-    if (timed) last_step_end = std::chrono::steady_clock::now();  // also when a task process holds the work
-    if (stepped) {
+    if (runner_->step(results_)) {
       progressed = true;
-      if (timed) last_step = last_step_end - before;
+      if (timed) {
+        last_step_end = std::chrono::steady_clock::now();
+        last_step = last_step_end - before;
+      }
       if (!runner_->busy()) flush();  // nothing else to batch with: answer now
     }
     progressed |= master_.progress_sends();
