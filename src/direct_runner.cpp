@@ -68,9 +68,11 @@ class direct_runner final : public runner {
     const auto& header = chunk.header;
     const task_entry* entry = registry::instance().find(header.task);
     if (runs_packed(entry, header.item_size, chunk.items, header.count)) {
-      std::atomic<std::uint32_t> current{0};
+      running_item running;
       batch_sink sink{results, header.id};
-      run_packed(*entry, chunk.items, header.item_size, 0, header.count, current, identity_, sink);
+      // A crash here takes the rank and its chunk with it: only a throw needs the item's index.
+      run_packed(*entry, chunk.items, header.item_size, 0, header.count, item_tracking::on_failure, running,
+                 identity_, sink);
       return true;
     }
     item_cursor items(chunk.items, header.item_size);

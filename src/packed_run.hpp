@@ -45,8 +45,9 @@ concept packed_sink = requires(Sink sink, std::uint32_t item, std::size_t bytes,
 };
 
 /// Runs items [first, first + count) of a packed chunk whose item bytes are `args`
-/// (item `first` at the start), writing their records to `sink`.
-/// `current` holds the item running now (a progress board, for crash attribution).
+/// (item `first` at the start), writing their records to `sink`. With
+/// item_tracking::every_block, `running` says which items run now (a task
+/// process's progress board, for crash attribution); otherwise only which threw.
 ///
 /// Items run in slices of about slice_time each, one run per slice: results leave
 /// as they come, so a crash in a long chunk loses (and re-runs) at most the results
@@ -54,11 +55,12 @@ concept packed_sink = requires(Sink sink, std::uint32_t item, std::size_t bytes,
 /// quick, so a chunk of no-op items still costs a handful of runs.
 template <packed_sink Sink>
 void run_packed(const task_entry& entry, std::span<const std::byte> args, std::uint32_t item_size,
-                std::uint32_t first, std::uint32_t count, std::atomic<std::uint32_t>& current,
+                std::uint32_t first, std::uint32_t count, item_tracking tracking, running_item& running,
                 const origin& identity, Sink& sink) {
   using clock = std::chrono::steady_clock;
   constexpr auto slice_time = std::chrono::microseconds(100);
   const std::size_t result_size = entry.packed_result_size;
+  const packed_invoker loop = tracking == item_tracking::every_block ? entry.run_packed_tracked : entry.run_packed;
   std::uint32_t slice = 16;
   std::uint32_t begin = 0;
   while (begin < count) {
@@ -71,11 +73,11 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
     const bool timed = stop < count;
     const auto started = timed ? clock::now() : clock::time_point{};
     try {
-      entry.run_packed(args.data() + std::size_t{begin} * item_size, stop - begin, run + sizeof(std::uint32_t),
-                       first + begin, current);
+      loop(args.data() + std::size_t{begin} * item_size, stop - begin, run + sizeof(std::uint32_t),
+                       first + begin, running);
     } catch (...) {
       failure = std::current_exception();
-      end = current.load(std::memory_order_relaxed) - first;
+      end = running.index.load(std::memory_order_relaxed) - first;
     }
     const auto took = timed ? clock::now() - started : clock::duration{slice_time};
     const std::uint32_t length = end - begin;

@@ -268,7 +268,7 @@ class supervised_runner final : public runner {
   std::deque<span_of_items>::iterator running_span() {
     if (child_.board->running.load(std::memory_order_acquire) == 0) return in_child_.end();
     const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
-    const auto item = child_.board->item.load(std::memory_order_relaxed);
+    const auto item = child_.board->item.index.load(std::memory_order_relaxed);
     return std::find_if(in_child_.begin(), in_child_.end(), [&](const span_of_items& span) {
       return span.chunk.header.id == chunk && item >= span.next && item < span.end;
     });
@@ -277,13 +277,25 @@ class supervised_runner final : public runner {
   /// The task process is gone: fail the item it was running, re-queue the rest, start another.
   void lost(result_batch& results, int status, const std::string& timeout_reason, bool timed_out) {
     const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
-    const auto item = child_.board->item.load(std::memory_order_relaxed);
+    const auto item = child_.board->item.index.load(std::memory_order_relaxed);
+    const auto suspects = child_.board->item.span.load(std::memory_order_relaxed);
     broker_->close_all(true);  // the pools its task opened go with it
-    if (const auto it = running_span(); it != in_child_.end()) {
+    const auto running = running_span();
+    if (running != in_child_.end() && suspects > 1 && !timed_out) {
+      // It died inside a block of a typed loop: which item did it is unknown. The
+      // block goes to the next task process as a span of its own, whose items run
+      // one by one and named (packed_loop), so if one crashes again it fails alone.
+      const std::uint32_t block_end = std::min(running->end, item + suspects);
+      const span_of_items block{running->chunk, item, block_end, item};
+      const span_of_items after{running->chunk, block_end, running->end, block_end};
+      running->end = item;
+      const auto at = in_child_.insert(std::next(running), block);
+      if (after.begin < after.end) in_child_.insert(std::next(at), after);
+    } else if (running != in_child_.end()) {
       origin here = identity_;
       here.pid = static_cast<long>(last_pid_);
       try {
-        here.task = registry::instance().entry(it->chunk.header.task).name;
+        here.task = registry::instance().entry(running->chunk.header.task).name;
       } catch (...) {
       }
       byte_buffer record;
@@ -295,9 +307,9 @@ class supervised_runner final : public runner {
       }
       results.add(chunk, item, timed_out ? wire::item_status::failed : wire::item_status::lost, record.view());
       // Items before it whose results were not sent yet run again; so do those after it.
-      const span_of_items after{it->chunk, item + 1, it->end, item + 1};
-      it->end = item;
-      if (after.begin < after.end) in_child_.insert(std::next(it), after);
+      const span_of_items after{running->chunk, item + 1, running->end, item + 1};
+      running->end = item;
+      if (after.begin < after.end) in_child_.insert(std::next(running), after);
     }
     for (auto it = in_child_.rbegin(); it != in_child_.rend(); ++it) {
       if (it->next < it->end) pending_.push_front({it->chunk, it->next, it->end, it->next});

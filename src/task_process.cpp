@@ -273,7 +273,7 @@ void task_process::run_chunk(const frame& chunk) {
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
     board_->start(chunk_id, first);
     frame_sink sink{*this, chunk_id};
-    run_packed(*entry, items, item_size, first, count, board_->item, identity_, sink);
+    run_packed(*entry, items, item_size, first, count, item_tracking::every_block, board_->item, identity_, sink);
     board_->finish(count);
     return;
   }

@@ -10,6 +10,7 @@
 // std::vector<int> ys = pool.map(square, xs);
 // @endcode
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -37,18 +38,32 @@ using erased_function = void (*)();
 /// Runs one item: decodes its arguments, calls the function, appends the encoded result.
 using item_invoker = void (*)(std::span<const std::byte> args, byte_buffer& result);
 
-/// Runs `count` items of a packed chunk (see packed_loop) in one typed loop. It
-/// stores each item's absolute index in `current` before calling it, so when an
-/// item throws, or kills the process, `current` names it.
+/// Which item a typed loop is running, for whoever must name it if the process dies.
+struct running_item {
+  std::atomic<std::uint32_t> index{0};
+  /// Items from `index` on that may be the one running: 1 when `index` is exact.
+  std::atomic<std::uint32_t> span{1};
+};
+
+/// When a typed loop writes what it runs to its running_item.
+enum class item_tracking {
+  on_failure,   // only the item that throws: a rank running tasks itself dies with them
+  every_block,  // each block of items, and the item that throws: a task process's progress board
+};
+
+/// Runs `count` items of a packed chunk (see packed_loop) in one typed loop. When an
+/// item throws, `running.index` holds its absolute index (`first` + its place).
 using packed_invoker = void (*)(const std::byte* args, std::uint32_t count, std::byte* results,
-                                std::uint32_t first, std::atomic<std::uint32_t>& current);
+                                std::uint32_t first, running_item& running);
 
 struct task_entry {
   std::string name;
   std::string signature;  // demangled function type; part of the registry fingerprint
   erased_function function = nullptr;
   item_invoker invoke = nullptr;
-  packed_invoker run_packed = nullptr;  // null unless arguments and result are all arithmetic
+  // Both null unless arguments and result are all arithmetic.
+  packed_invoker run_packed = nullptr;          // item_tracking::on_failure
+  packed_invoker run_packed_tracked = nullptr;  // item_tracking::every_block
   std::uint32_t packed_arg_size = 0;
   std::uint32_t packed_result_size = 0;
 };
@@ -155,29 +170,74 @@ struct packed_args<std::tuple<Ts...>> {
 template <class R>
 inline constexpr bool packable_result_v = std::is_void_v<R> || std::is_arithmetic_v<R>;
 
-/// The typed loop over a packed chunk: no decoding, no per-item framing.
+/// Runs packed item `i`: its arguments from `args`, its result (if any) to `results`.
 template <auto Function>
-void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results, std::uint32_t first,
-                 std::atomic<std::uint32_t>& current) {
+void run_packed_item(const std::byte* args, std::byte* results, std::uint32_t i) {
   using traits = function_traits<decltype(Function)>;
   using R = typename traits::result;
   constexpr std::uint32_t arg_size = packed_args<typename traits::args>::size;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    current.store(first + i, std::memory_order_relaxed);
-    typename traits::args values;
-    std::size_t offset = 0;
-    std::apply(
-        [&](auto&... value) {
-          ((std::memcpy(&value, args + std::size_t{i} * arg_size + offset, sizeof value), offset += sizeof value),
-           ...);
-        },
-        values);
-    if constexpr (std::is_void_v<R>) {
-      call_with<Function>(values);
-    } else {
-      const R result = call_with<Function>(values);
-      std::memcpy(results + std::size_t{i} * sizeof(R), &result, sizeof(R));
+  typename traits::args values;
+  std::size_t offset = 0;
+  std::apply(
+      [&](auto&... value) {
+        ((std::memcpy(&value, args + std::size_t{i} * arg_size + offset, sizeof value), offset += sizeof value),
+         ...);
+      },
+      values);
+  if constexpr (std::is_void_v<R>) {
+    call_with<Function>(values);
+  } else {
+    const R result = call_with<Function>(values);
+    std::memcpy(results + std::size_t{i} * sizeof(R), &result, sizeof(R));
+  }
+}
+
+/// The typed loop over a packed chunk: no decoding, no per-item framing.
+///
+/// Items run in blocks of 16 through local arrays while more than a block is left:
+/// a loop of known length over memory nothing else aliases is one GCC vectorizes
+/// at -O2 (a no-op task: 1.4 ns an item one by one, measured; several times less
+/// in blocks). The rest run one by one, each named exactly, so a chunk of one
+/// block or less, such as the re-run of a block a task process died in, names
+/// every item it runs.
+template <auto Function, item_tracking Tracking>
+void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results, std::uint32_t first,
+                 running_item& running) {
+  using traits = function_traits<decltype(Function)>;
+  constexpr std::uint32_t arg_size = packed_args<typename traits::args>::size;
+  constexpr std::size_t result_size = [] {
+    if constexpr (std::is_void_v<typename traits::result>) return std::size_t{0};
+    else return sizeof(typename traits::result);
+  }();
+  constexpr std::uint32_t block = 16;
+  constexpr bool tracked = Tracking == item_tracking::every_block;
+  std::byte staged_args[block * arg_size];
+  std::byte staged_results[block * std::max<std::size_t>(result_size, 1)];
+  std::uint32_t begin = 0;
+  std::uint32_t k = 0;
+  bool in_block = true;
+  try {
+    if constexpr (tracked) running.span.store(block, std::memory_order_relaxed);
+    for (; count - begin > block; begin += block) {
+      if constexpr (tracked) running.index.store(first + begin, std::memory_order_relaxed);
+      std::memcpy(staged_args, args + std::size_t{begin} * arg_size, sizeof staged_args);
+      for (k = 0; k < block; ++k) run_packed_item<Function>(staged_args, staged_results, k);
+      if constexpr (result_size > 0) std::memcpy(results + begin * result_size, staged_results, block * result_size);
     }
+    in_block = false;
+    if constexpr (tracked) running.span.store(1, std::memory_order_relaxed);
+    for (k = begin; k < count; ++k) {
+      if constexpr (tracked) running.index.store(first + k, std::memory_order_relaxed);
+      run_packed_item<Function>(args, results, k);
+    }
+  } catch (...) {
+    if (in_block) {  // the results of the block's items before it are still staged
+      if constexpr (result_size > 0) std::memcpy(results + begin * result_size, staged_results, k * result_size);
+      k += begin;
+    }
+    running.span.store(1, std::memory_order_relaxed);
+    running.index.store(first + k, std::memory_order_relaxed);
+    throw;
   }
 }
 
@@ -187,7 +247,8 @@ task_entry make_task_entry(const char* name) {
   task_entry entry{name, type_name<decltype(Function)>(), reinterpret_cast<erased_function>(Function),
                    &invoke_item<Function>};
   if constexpr (packed_args<typename traits::args>::value && packable_result_v<typename traits::result>) {
-    entry.run_packed = &packed_loop<Function>;
+    entry.run_packed = &packed_loop<Function, item_tracking::on_failure>;
+    entry.run_packed_tracked = &packed_loop<Function, item_tracking::every_block>;
     entry.packed_arg_size = packed_args<typename traits::args>::size;
     if constexpr (!std::is_void_v<typename traits::result>) entry.packed_result_size = sizeof(typename traits::result);
   }

@@ -29,6 +29,16 @@ MPIPOOL_TASK(halve_even);
 std::string scaled_label(double x, int factor) { return std::to_string(x * factor); }
 MPIPOOL_TASK(scaled_label);
 
+// What the typed loop says it runs, as each item saw it: (index, span).
+mpipool::detail::running_item running;
+std::vector<std::pair<std::uint32_t, std::uint32_t>> seen;
+
+int note_running(int x) {
+  seen.emplace_back(running.index.load(), running.span.load());
+  return x;
+}
+MPIPOOL_TASK(note_running);
+
 struct record {
   std::uint32_t item;
   mpipool::detail::wire::item_status status;
@@ -36,7 +46,8 @@ struct record {
   std::string message;      // a failure's
 };
 
-std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first) {
+std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first,
+                            mpipool::detail::item_tracking tracking = mpipool::detail::item_tracking::on_failure) {
   using namespace mpipool::detail;
   encoded_chunk chunk;
   for (int x : inputs) append_item(chunk, x);
@@ -73,8 +84,10 @@ std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first)
       out.push_back(std::move(r));
     }
   } sink{out, {}, 0};
-  std::atomic<std::uint32_t> current{0};
-  run_packed(*entry, chunk.item_bytes(), chunk.item_size, first, chunk.count, current, mpipool::origin{}, sink);
+  running.index.store(0);
+  running.span.store(1);
+  run_packed(*entry, chunk.item_bytes(), chunk.item_size, first, chunk.count, tracking, running, mpipool::origin{},
+             sink);
   return out;
 }
 
@@ -99,6 +112,62 @@ TEST_CASE("an item that throws splits the run and fails alone", "[packed]") {
   CHECK((records[3].item == 4 && records[3].status == item_status::failed));
   CHECK((records[4].item == 5 && records[4].status == item_status::failed));  // two in a row
   CHECK((records[5].item == 6 && records[5].status == item_status::ok_run && records[5].values == std::vector{5}));
+}
+
+TEST_CASE("an item that throws inside a block of the untracked loop keeps the results before it", "[packed]") {
+  using mpipool::detail::item_tracking;
+  using mpipool::detail::wire::item_status;
+  // The untracked loop runs whole blocks of 16 through local arrays; odd numbers
+  // throw at places 20 (inside the second block) and 37 (in the remainder).
+  std::vector<int> inputs(40);
+  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<int>(2 * i);
+  inputs[20] = 3;
+  inputs[37] = 5;
+  for (const auto tracking : {item_tracking::on_failure, item_tracking::every_block}) {
+    const auto records = run_all(inputs, 100, tracking);
+    std::vector<int> results(inputs.size(), -1);
+    std::vector<std::uint32_t> failed;
+    for (const auto& r : records) {
+      if (r.status == item_status::failed) {
+        failed.push_back(r.item - 100);
+        continue;
+      }
+      for (std::size_t k = 0; k < r.values.size(); ++k) results[r.item - 100 + k] = r.values[k];
+    }
+    CHECK(failed == std::vector<std::uint32_t>{20, 37});
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (i == 20 || i == 37) continue;
+      CHECK(results[i] == static_cast<int>(i));  // every other item answered once, with its own result
+    }
+  }
+}
+
+TEST_CASE("a task process's typed loop names each block it runs, and each item after the last block", "[packed]") {
+  using namespace mpipool::detail;
+  const task_entry& entry = registry::instance().entry(registry::instance().id_of(erase(&note_running)));
+  auto loop_over = [&](packed_invoker loop, std::uint32_t count, std::uint32_t first) {
+    const std::vector<int> args(count, 1);
+    std::vector<int> results(count);
+    seen.clear();
+    running.index.store(0);
+    running.span.store(1);
+    loop(reinterpret_cast<const std::byte*>(args.data()), count, reinterpret_cast<std::byte*>(results.data()), first,
+         running);
+    CHECK(results == args);
+    REQUIRE(seen.size() == count);
+  };
+  // 40 items from item 100: two whole blocks of 16, then 8 items one by one.
+  loop_over(entry.run_packed_tracked, 40, 100);
+  for (std::uint32_t p = 0; p < 40; ++p) {
+    const auto expected = p < 32 ? std::pair{100 + p / 16 * 16, 16U} : std::pair{100 + p, 1U};
+    CHECK(seen[p] == expected);
+  }
+  // A chunk of one block or less (such as the re-run of a block a task process died in) runs item by item.
+  loop_over(entry.run_packed_tracked, 16, 7);
+  for (std::uint32_t p = 0; p < 16; ++p) CHECK(seen[p] == std::pair{7 + p, 1U});
+  // A rank's own loop names nothing until an item throws.
+  loop_over(entry.run_packed, 40, 100);
+  for (const auto& s : seen) CHECK(s == std::pair{0U, 1U});
 }
 
 TEST_CASE("a long chunk leaves in several runs that together hold every result", "[packed]") {
