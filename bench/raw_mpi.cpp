@@ -6,6 +6,8 @@
 //   mpirun -n W+1 raw_mpi tasks <items> <chunksize> <window>   W1: items/s
 //   mpirun -n 2   raw_mpi roundtrip <calls>                    W2: microseconds per round trip, and
 //                                                              per round trip through a child process
+//   mpirun -n 2   raw_mpi roundtrip_mt <calls>                 W2 under MPI_THREAD_MULTIPLE, the thread
+//                                                              level mpipool runs at (its progress thread)
 //   mpirun -n W+1 raw_mpi balance <tasks> <mean ms> <seed>     W3: makespan / ideal (window 2)
 //   mpirun -n 2   raw_mpi echo <MiB> <repeats>                 W4: GB/s
 //   mpirun -n 3   raw_mpi idle <seconds>                       W6: master CPU s / wall s
@@ -119,10 +121,21 @@ std::vector<char> seconds_message(double seconds) {
   return bytes;
 }
 
+double roundtrip_us(int size, long calls) {
+  const std::vector<char> message(sizeof(int), 1);
+  run_window(size, 200, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
+  const double seconds =
+      run_window(2, calls, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
+  return seconds / static_cast<double>(calls) * 1e6;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  // Every MPI call takes Open MPI's locks at MPI_THREAD_MULTIPLE: measured apart.
+  const bool thread_multiple = argc > 1 && std::string(argv[1]) == "roundtrip_mt";
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, thread_multiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_SINGLE, &provided);
   int rank = 0;
   int size = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -146,14 +159,13 @@ int main(int argc, char** argv) {
       return run_window(size, messages, window, tag_work, [&chunk](long) -> const std::vector<char>& { return chunk; });
     });
     std::printf("tasks,%ld,%d,%.1f,items/s\n", chunksize, workers, rate);
+  } else if (workload == "roundtrip_mt") {
+    std::printf("roundtrip_mt,1,%d,%.3f,us\n", workers, roundtrip_us(size, static_cast<long>(arg(2, 10000))));
   } else if (workload == "roundtrip") {
     const auto calls = static_cast<long>(arg(2, 10000));
-    const std::vector<char> message(sizeof(int), 1);
-    run_window(size, 200, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
-    const double seconds =
-        run_window(2, calls, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
-    std::printf("roundtrip,1,%d,%.3f,us\n", workers, seconds / static_cast<double>(calls) * 1e6);
+    std::printf("roundtrip,1,%d,%.3f,us\n", workers, roundtrip_us(size, calls));
     // The same through a child process of the worker: the floor of mpipool's supervised mode.
+    const std::vector<char> message(sizeof(int), 1);
     run_window(size, 200, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });
     const double handoff_seconds =
         run_window(2, calls, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });

@@ -16,6 +16,9 @@ done
 # W2's floor for supervised mode: raw MPI through a child process of the worker.
 grep -q "^raw-mpi,roundtrip_handoff," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W2 handoff floor"; }
 grep -q "raw MPI + child" "$WORK/results/table.md" || fail "the table lacks W2's handoff floor"
+# And raw MPI at MPI_THREAD_MULTIPLE, the thread level mpipool runs at.
+grep -q "^raw-mpi,roundtrip_mt," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W2 thread-multiple row"; }
+grep -q "raw MPI, thread multiple" "$WORK/results/table.md" || fail "the table lacks W2's thread-multiple baseline"
 file "$WORK/results/plot.png" | grep -q "PNG image" || fail "plot.png is not a PNG"
 grep -q "## W7" "$WORK/results/table.md" || fail "the table lacks W7"
 echo "ok"
