@@ -196,10 +196,10 @@ void run_packed_item(const std::byte* args, std::byte* results, std::uint32_t i)
 ///
 /// Items run in blocks of 16 through local arrays while more than a block is left:
 /// a loop of known length over memory nothing else aliases is one GCC vectorizes
-/// at -O2 (a no-op task: 1.4 ns an item one by one, measured; several times less
-/// in blocks). The rest run one by one, each named exactly, so a chunk of one
-/// block or less, such as the re-run of a block a task process died in, names
-/// every item it runs.
+/// at -O2 (one by one, a no-op task took 1.4 ns an item, half the time of a map
+/// of 200,000 items; docs/benchmarks.md). The rest run one by one, each named
+/// exactly, so a chunk of one block or less, such as the re-run of a block a task
+/// process died in, names every item it runs.
 template <auto Function, item_tracking Tracking>
 void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results, std::uint32_t first,
                  running_item& running) {
