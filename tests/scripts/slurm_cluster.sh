@@ -67,6 +67,14 @@ for _ in $(seq 300); do
 done
 [ "$(pgrep -fc -- "$jobs/seed 2" || true)" -ge 6 ] || { cat "$WORK/cancel.out"; fail "the job to cancel never got going"; }
 scancel "$job"
+# The job has ended once Slurm has finished killing it (SIGTERM, then SIGKILL after
+# KillWait=10 s) and it leaves the queue; mpirun may take seconds of that to exit.
+# Whatever still runs after that is an orphan.
+for _ in $(seq 300); do
+  [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break
+  sleep 0.1
+done
+[ -z "$(squeue -h -j "$job" 2>/dev/null)" ] || fail "job $job was still in the queue 30 s after scancel"
 expect_no_processes "$jobs/seed 2"
 
 # The benchmark template runs bench/run on the allocation (tiny sizes here).
