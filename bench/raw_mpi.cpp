@@ -121,11 +121,11 @@ std::vector<char> seconds_message(double seconds) {
   return bytes;
 }
 
-double roundtrip_us(int size, long calls) {
+/// Microseconds per sequential round trip of a small message with `tag`, after 200 to warm up.
+double roundtrip_us(int size, long calls, int tag) {
   const std::vector<char> message(sizeof(int), 1);
-  run_window(size, 200, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
-  const double seconds =
-      run_window(2, calls, 1, tag_work, [&message](long) -> const std::vector<char>& { return message; });
+  run_window(size, 200, 1, tag, [&message](long) -> const std::vector<char>& { return message; });
+  const double seconds = run_window(2, calls, 1, tag, [&message](long) -> const std::vector<char>& { return message; });
   return seconds / static_cast<double>(calls) * 1e6;
 }
 
@@ -160,16 +160,12 @@ int main(int argc, char** argv) {
     });
     std::printf("tasks,%ld,%d,%.1f,items/s\n", chunksize, workers, rate);
   } else if (workload == "roundtrip_mt") {
-    std::printf("roundtrip_mt,1,%d,%.3f,us\n", workers, roundtrip_us(size, static_cast<long>(arg(2, 10000))));
+    std::printf("roundtrip_mt,1,%d,%.3f,us\n", workers, roundtrip_us(size, static_cast<long>(arg(2, 10000)), tag_work));
   } else if (workload == "roundtrip") {
     const auto calls = static_cast<long>(arg(2, 10000));
-    std::printf("roundtrip,1,%d,%.3f,us\n", workers, roundtrip_us(size, calls));
+    std::printf("roundtrip,1,%d,%.3f,us\n", workers, roundtrip_us(size, calls, tag_work));
     // The same through a child process of the worker: the floor of mpipool's supervised mode.
-    const std::vector<char> message(sizeof(int), 1);
-    run_window(size, 200, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });
-    const double handoff_seconds =
-        run_window(2, calls, 1, tag_handoff, [&message](long) -> const std::vector<char>& { return message; });
-    std::printf("roundtrip_handoff,1,%d,%.3f,us\n", workers, handoff_seconds / static_cast<double>(calls) * 1e6);
+    std::printf("roundtrip_handoff,1,%d,%.3f,us\n", workers, roundtrip_us(size, calls, tag_handoff));
   } else if (workload == "balance") {
     const auto durations = bench::exponential_durations(static_cast<int>(arg(2, 2000)), arg(3, 2.0) / 1000.0,
                                                         static_cast<unsigned>(arg(4, 42)));

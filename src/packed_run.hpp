@@ -73,8 +73,8 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
     const bool timed = stop < count;
     const auto started = timed ? clock::now() : clock::time_point{};
     try {
-      loop(args.data() + std::size_t{begin} * item_size, stop - begin, run + sizeof(std::uint32_t),
-                       first + begin, running);
+      loop(args.data() + std::size_t{begin} * item_size, stop - begin, run + sizeof(std::uint32_t), first + begin,
+           running);
     } catch (...) {
       failure = std::current_exception();
       end = running.index.load(std::memory_order_relaxed) - first;

@@ -215,7 +215,6 @@ void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results,
   std::byte staged_results[block * std::max<std::size_t>(result_size, 1)];
   std::uint32_t begin = 0;
   std::uint32_t k = 0;
-  bool in_block = true;
   try {
     if constexpr (tracked) running.span.store(block, std::memory_order_relaxed);
     for (; count - begin > block; begin += block) {
@@ -224,14 +223,13 @@ void packed_loop(const std::byte* args, std::uint32_t count, std::byte* results,
       for (k = 0; k < block; ++k) run_packed_item<Function>(staged_args, staged_results, k);
       if constexpr (result_size > 0) std::memcpy(results + begin * result_size, staged_results, block * result_size);
     }
-    in_block = false;
     if constexpr (tracked) running.span.store(1, std::memory_order_relaxed);
     for (k = begin; k < count; ++k) {
       if constexpr (tracked) running.index.store(first + k, std::memory_order_relaxed);
       run_packed_item<Function>(args, results, k);
     }
   } catch (...) {
-    if (in_block) {  // the results of the block's items before it are still staged
+    if (count - begin > block) {  // it threw in a block: the results of the items before it are still staged
       if constexpr (result_size > 0) std::memcpy(results + begin * result_size, staged_results, k * result_size);
       k += begin;
     }

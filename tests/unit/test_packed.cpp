@@ -114,11 +114,11 @@ TEST_CASE("an item that throws splits the run and fails alone", "[packed]") {
   CHECK((records[5].item == 6 && records[5].status == item_status::ok_run && records[5].values == std::vector{5}));
 }
 
-TEST_CASE("an item that throws inside a block of the untracked loop keeps the results before it", "[packed]") {
+TEST_CASE("an item that throws inside a block of the typed loop keeps the results before it", "[packed]") {
   using mpipool::detail::item_tracking;
   using mpipool::detail::wire::item_status;
-  // The untracked loop runs whole blocks of 16 through local arrays; odd numbers
-  // throw at places 20 (inside the second block) and 37 (in the remainder).
+  // The typed loop runs whole blocks of 16 through local arrays; odd numbers throw
+  // at places 20 (inside a block) and 37 (among the items after the last block).
   std::vector<int> inputs(40);
   for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<int>(2 * i);
   inputs[20] = 3;
