@@ -16,6 +16,7 @@
 namespace {
 std::atomic<std::uint32_t> most_chunks_in_one_message{0};
 std::atomic<std::uint64_t> task_messages{0};
+std::atomic<std::uint64_t> single_chunk_messages{0};
 }  // namespace
 
 namespace {
@@ -28,6 +29,7 @@ void count_tasks_message(const void* buffer, int count, int tag) {
   while (chunks > seen && !most_chunks_in_one_message.compare_exchange_weak(seen, chunks)) {
   }
   ++task_messages;
+  if (chunks == 1) ++single_chunk_messages;
 }
 }  // namespace
 
@@ -60,4 +62,16 @@ TEST_CASE("chunks to one worker share a message instead of one message per task"
   std::vector<int> xs(2000, 1);
   pool.map(square, xs, {.chunksize = 1});
   CHECK(task_messages.load() < 2000);
+}
+
+TEST_CASE("a worker still running a chunk is sent the next one before it runs dry", "[pipelining]") {
+  auto pool = static_pool({.prefetch = 2});
+  single_chunk_messages = 0;
+  task_messages = 0;
+  const std::vector<int> ms(100, 1);
+  CHECK(pool.map(sleep_ms, ms, {.chunksize = 1}) == ms);
+  INFO(task_messages.load() << " tasks messages, " << single_chunk_messages.load() << " with one chunk");
+  // With one worker and a window of two, a refill on every result sends one chunk at a
+  // time; a master that refilled only drained windows sent every chunk in a pair.
+  if (pool.size() == 1) CHECK(single_chunk_messages.load() > 0);
 }
