@@ -141,11 +141,11 @@ class pool {
   /// @endcode
   template <detail::task_function F, std::ranges::input_range Range>
   auto map(F f, Range&& items, call_options options = {}) {
-    return take(submit_map<false>(f, items, options));
+    return take(submit_map<false>(f, items, options, caller_waits));
   }
   template <detail::task_function F, std::ranges::input_range Range>
   auto map_async(F f, Range&& items, call_options options = {}) {
-    return wrap(submit_map<false>(f, items, options));
+    return wrap(submit_map<false>(f, items, options, caller_returns));
   }
 
   /// Every item's outcome, failed or not, in order.
@@ -154,7 +154,7 @@ class pool {
   /// @endcode
   template <detail::task_function F, std::ranges::input_range Range>
   std::vector<outcome<detail::result_of_t<F>>> map_outcomes(F f, Range&& items, call_options options = {}) {
-    return take(submit_map<true>(f, items, options));
+    return take(submit_map<true>(f, items, options, caller_waits));
   }
 
   /// f(a, b, ...) for every tuple (a, b, ...) of `items`, in order.
@@ -163,11 +163,11 @@ class pool {
   /// @endcode
   template <detail::task_function F, std::ranges::input_range Range>
   auto starmap(F f, Range&& items, call_options options = {}) {
-    return take(submit_starmap(f, items, options));
+    return take(submit_starmap(f, items, options, caller_waits));
   }
   template <detail::task_function F, std::ranges::input_range Range>
   auto starmap_async(F f, Range&& items, call_options options = {}) {
-    return wrap(submit_starmap(f, items, options));
+    return wrap(submit_starmap(f, items, options, caller_returns));
   }
 
   /// Lazy map in input order: results are yielded as they arrive, and the input
@@ -211,17 +211,23 @@ class pool {
     return async_result<T>(std::move(state));
   }
 
+  // Whether the caller's items outlive the job: a blocking call waits for it to end.
+  static constexpr bool caller_waits = true;
+  static constexpr bool caller_returns = false;
+
   template <bool KeepOutcomes, class F, class Range>
-  auto submit_map(F f, Range& items, const call_options& options) {
+  auto submit_map(F f, Range& items, const call_options& options, bool items_outlive_job) {
     static_assert(detail::function_traits<F>::arity == 1, "map needs a one-argument task; use starmap");
     return submit_batch<F, KeepOutcomes>(
-        f, items, options, &detail::append_converted<detail::first_arg_t<F>, std::ranges::range_value_t<Range>>);
+        f, items, options, &detail::append_converted<detail::first_arg_t<F>, std::ranges::range_value_t<Range>>,
+        items_outlive_job);
   }
   template <class F, class Range>
-  auto submit_starmap(F f, Range& items, const call_options& options) {
+  auto submit_starmap(F f, Range& items, const call_options& options, bool items_outlive_job) {
     return submit_batch<F, false>(
         f, items, options,
-        &detail::append_unpacked<typename detail::function_traits<F>::args, std::ranges::range_value_t<Range>>);
+        &detail::append_unpacked<typename detail::function_traits<F>::args, std::ranges::range_value_t<Range>>,
+        items_outlive_job);
   }
 
   template <class F, class... Args>
@@ -238,9 +244,11 @@ class pool {
     return state;
   }
 
-  /// Encodes every item now (the caller's range need not outlive the call) and submits one job.
+  /// Submits one job. Items are encoded now, unless `items_outlive_job` (a blocking
+  /// call) and they lie in memory as a packed chunk holds them: then each chunk is
+  /// copied as it leaves.
   template <class F, bool KeepOutcomes, class Range, class Append>
-  auto submit_batch(F f, Range& items, const call_options& options, Append append) {
+  auto submit_batch(F f, Range& items, const call_options& options, Append append, bool items_outlive_job) {
     using R = detail::result_of_t<F>;
     using job_type = detail::batch_job<R, KeepOutcomes>;
     using output = typename job_type::output_task;
@@ -248,7 +256,7 @@ class pool {
     if constexpr (!std::ranges::sized_range<Range>) {
       // The default chunksize needs the length, as Python's list(iterable) does.
       std::vector<std::ranges::range_value_t<Range>> copied(std::ranges::begin(items), std::ranges::end(items));
-      return submit_batch<F, KeepOutcomes>(f, copied, options, append);
+      return submit_batch<F, KeepOutcomes>(f, copied, options, append, caller_returns);  // `copied` does not
     } else {
       const std::size_t count = std::ranges::size(items);
       // A chunk counts its items in 32 bits.
@@ -258,7 +266,8 @@ class pool {
       if constexpr (detail::contiguous_packable<F, Range>()) {
         // The items already lie in memory as a packed chunk holds them.
         using item_type = std::ranges::range_value_t<Range>;
-        detail::pack_contiguous(chunks, std::span<const item_type>(std::ranges::data(items), count), chunksize);
+        detail::pack_contiguous(chunks, std::span<const item_type>(std::ranges::data(items), count), chunksize,
+                                items_outlive_job);
       } else {
         detail::encoded_chunk chunk;
         std::uint64_t index = 0;

@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <mpipool/detail/job.hpp>
+#include <mpipool/detail/typed_jobs.hpp>
 #include <mpipool/serialization.hpp>
 
 #include <algorithm>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -81,4 +83,51 @@ TEST_CASE("a large vector passed as an rvalue is adopted, and its bytes are what
   mpipool::detail::append_call<args>(from_lvalue, kept, small, 0.5);
   CHECK(from_lvalue.adopted.empty());  // an lvalue is copied: the call may outlive it
   CHECK(kept.size() == 200'000);
+}
+
+namespace {
+std::vector<mpipool::detail::encoded_chunk> take_all(mpipool::detail::prepared_chunks& chunks) {
+  std::vector<mpipool::detail::encoded_chunk> taken;
+  for (mpipool::detail::encoded_chunk chunk; chunks.next(chunk);) taken.push_back(std::move(chunk));
+  CHECK(chunks.empty());
+  return taken;
+}
+}  // namespace
+
+TEST_CASE("packed items cut as each chunk is taken make the chunks a copy up front makes", "[chunking]") {
+  std::vector<int> items(10);
+  for (std::size_t i = 0; i < items.size(); ++i) items[i] = static_cast<int>(i * i);
+  mpipool::detail::prepared_chunks up_front;
+  mpipool::detail::prepared_chunks when_taken;
+  mpipool::detail::pack_contiguous(up_front, std::span<const int>(items), 4, false);
+  mpipool::detail::pack_contiguous(when_taken, std::span<const int>(items), 4, true);
+  CHECK_FALSE(when_taken.empty());
+  auto expected = take_all(up_front);
+  auto cut = take_all(when_taken);
+  REQUIRE(expected.size() == 3);  // 4 + 4 + 2 items
+  REQUIRE(cut.size() == expected.size());
+  for (std::size_t c = 0; c < cut.size(); ++c) {
+    CHECK(cut[c].first_index == 4 * c);
+    CHECK(cut[c].first_index == expected[c].first_index);
+    CHECK(cut[c].count == expected[c].count);
+    CHECK(cut[c].item_size == sizeof(int));
+    const auto bytes = cut[c].item_bytes();
+    const auto want = expected[c].item_bytes();
+    CHECK(std::equal(bytes.begin(), bytes.end(), want.begin(), want.end()));
+  }
+  CHECK(cut.back().count == 2);
+}
+
+TEST_CASE("chunks copied up front no longer read the caller's items", "[chunking]") {
+  std::vector<double> items{1.5, 2.5, 3.5};
+  mpipool::detail::prepared_chunks chunks;
+  mpipool::detail::pack_contiguous(chunks, std::span<const double>(items), 2, false);
+  std::fill(items.begin(), items.end(), -1.0);  // an async map's caller may reuse its vector at once
+  auto taken = take_all(chunks);
+  REQUIRE(taken.size() == 2);
+  mpipool::detail::byte_reader first(taken[0].item_bytes());
+  CHECK(first.get<double>() == 1.5);
+  CHECK(first.get<double>() == 2.5);
+  mpipool::detail::byte_reader second(taken[1].item_bytes());
+  CHECK(second.get<double>() == 3.5);
 }

@@ -30,34 +30,67 @@ stored_t<R> decode_result(std::span<const std::byte> bytes) {
   }
 }
 
-/// Chunks encoded up front, handed out in order.
+/// Chunks handed out in order: encoded up front, or cut from packed items only when
+/// taken (see pack_contiguous).
 class prepared_chunks {
  public:
   void add(encoded_chunk chunk) { chunks_.push_back(std::move(chunk)); }
+
+  /// Items that lie in memory as a packed chunk holds them, `item_size` bytes each,
+  /// which the caller keeps unchanged until the job has ended.
+  void cut_when_taken(std::span<const std::byte> items, std::size_t item_size, std::size_t chunksize) {
+    packed_ = items;
+    item_size_ = item_size;
+    chunk_bytes_ = chunksize * item_size;
+  }
+
   bool next(encoded_chunk& chunk) {
-    if (empty()) return false;
-    chunk = std::move(chunks_[next_++]);
+    if (next_ < chunks_.size()) {
+      chunk = std::move(chunks_[next_++]);
+      return true;
+    }
+    if (cut_ == packed_.size()) return false;
+    chunk = cut(packed_, cut_, std::min(chunk_bytes_, packed_.size() - cut_), item_size_);
+    cut_ += chunk.items.size() - encoded_chunk::header_room;
     return true;
   }
-  [[nodiscard]] bool empty() const { return next_ == chunks_.size(); }
+  [[nodiscard]] bool empty() const { return next_ == chunks_.size() && cut_ == packed_.size(); }
+
+  /// The chunk of `bytes` bytes of packed items at `offset`, copied behind the header room.
+  static encoded_chunk cut(std::span<const std::byte> items, std::size_t offset, std::size_t bytes,
+                           std::size_t item_size) {
+    encoded_chunk chunk;
+    chunk.first_index = offset / item_size;
+    chunk.count = static_cast<std::uint32_t>(bytes / item_size);
+    chunk.item_size = static_cast<std::uint32_t>(item_size);
+    chunk.items.resize(encoded_chunk::header_room);
+    chunk.items.append(items.data() + offset, bytes);
+    return chunk;
+  }
 
  private:
   std::vector<encoded_chunk> chunks_;
   std::size_t next_ = 0;
+  std::span<const std::byte> packed_;
+  std::size_t item_size_ = 1;
+  std::size_t chunk_bytes_ = 0;
+  std::size_t cut_ = 0;  // bytes of packed_ handed out
 };
 
-/// Cuts arithmetic items that lie contiguously in memory into packed chunks, one copy each.
+/// Cuts arithmetic items that lie contiguously in memory into packed chunks, one copy
+/// each. When the caller waits for the job (a blocking map), a chunk is copied only
+/// as it leaves: the first goes out before the rest are copied, and the copies of
+/// later chunks overlap the workers' running of earlier ones.
 template <class T>
-void pack_contiguous(prepared_chunks& chunks, std::span<const T> items, std::size_t chunksize) {
-  for (std::size_t first = 0; first < items.size(); first += chunksize) {
-    const std::size_t count = std::min(chunksize, items.size() - first);
-    encoded_chunk chunk;
-    chunk.first_index = first;
-    chunk.count = static_cast<std::uint32_t>(count);
-    chunk.item_size = sizeof(T);
-    chunk.items.resize(encoded_chunk::header_room);
-    chunk.items.append(items.data() + first, count * sizeof(T));
-    chunks.add(std::move(chunk));
+void pack_contiguous(prepared_chunks& chunks, std::span<const T> items, std::size_t chunksize, bool caller_waits) {
+  const auto bytes = std::as_bytes(items);
+  if (caller_waits) {
+    chunks.cut_when_taken(bytes, sizeof(T), chunksize);
+    return;
+  }
+  const std::size_t chunk_bytes = chunksize * sizeof(T);
+  for (std::size_t offset = 0; offset < bytes.size(); offset += chunk_bytes) {
+    chunks.add(prepared_chunks::cut(bytes, offset, std::min(chunk_bytes, bytes.size() - offset), sizeof(T)));
   }
 }
 
