@@ -42,7 +42,7 @@ manager::manager(link& workers, std::shared_ptr<session_owner> owner, const pool
     : link_(workers),
       owner_(std::move(owner)),
       worker_count_(static_cast<std::size_t>(workers.remote_size())),
-      fixed_window_(options.prefetch),
+      fixed_window_(std::min(options.prefetch, max_window)),
       worker_states_(worker_count_),
       grants_(worker_count_) {
   for (auto& state : worker_states_) state.window = fixed_window_ != 0 ? fixed_window_ : min_window;
@@ -438,6 +438,11 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   return true;
 }
 
+bool manager::open_to_work(std::size_t worker) const {
+  const auto& state = worker_states_[worker];
+  return state.alive && !refused_[worker] && state.in_flight < state.window;
+}
+
 bool manager::dispatch() {
   if (feeding_.empty() && retries_.empty()) return false;
   staged_.resize(worker_count_);
@@ -446,26 +451,25 @@ bool manager::dispatch() {
   // are served first. Levels start at the lowest count in flight: starting at zero
   // stopped at once when every worker held one, so windows only refilled once drained
   // (measured: W3's 2 ms tasks waited ~120 us for the next chunk after every other task).
-  for (;;) {
+  // A worker that all the retries left avoid sits out the rest of the call, so the
+  // other workers still fill their windows with those retries.
+  refused_.assign(worker_count_, false);
+  for (bool out_of_work = false; !out_of_work;) {
     std::size_t lowest = std::numeric_limits<std::size_t>::max();
-    for (const auto& state : worker_states_) {
-      if (state.alive && state.in_flight < state.window) lowest = std::min(lowest, state.in_flight);
+    for (std::size_t w = 0; w < worker_count_; ++w) {
+      if (open_to_work(w)) lowest = std::min(lowest, worker_states_[w].in_flight);
     }
     if (lowest == std::numeric_limits<std::size_t>::max()) break;  // every window is full
-    bool assigned = false;
-    bool out_of_work = false;
     for (std::size_t k = 0; k < worker_count_ && !out_of_work; ++k) {
       const std::size_t w = (next_worker_ + k) % worker_count_;
-      auto& state = worker_states_[w];
-      if (!state.alive || state.in_flight != lowest || state.in_flight >= state.window) continue;
+      if (!open_to_work(w) || worker_states_[w].in_flight != lowest) continue;
       if (assign_chunk(static_cast<int>(w), staged_[w])) {
-        assigned = true;
+        any = true;
       } else {
-        out_of_work = retries_.empty();  // else the retries left avoid this worker
+        out_of_work = retries_.empty();
+        refused_[w] = true;
       }
     }
-    any |= assigned;
-    if (!assigned || out_of_work) break;
   }
   next_worker_ = (next_worker_ + 1) % std::max<std::size_t>(worker_count_, 1);
   for (std::size_t w = 0; w < worker_count_; ++w) {

@@ -152,6 +152,8 @@ class manager final : public executor {
   bool dispatch();
   bool assign_chunk(int worker, byte_buffer& message);
   bool next_chunk_for(int worker, std::uint64_t& chunk_id);
+  /// Alive, with room in its window, and not refused by the retries left in this dispatch.
+  [[nodiscard]] bool open_to_work(std::size_t worker) const;
   bool receive();
   void on_results(int worker, const byte_buffer& body);
   /// A worker could not read a tasks message: fail the chunks it did not accept.
@@ -196,6 +198,7 @@ class manager final : public executor {
   std::list<job_record> jobs_;
   std::list<job_iterator> feeding_;   // jobs that may still hand out chunks, oldest first
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
+  std::vector<bool> refused_;         // workers the retries left avoid, in this dispatch
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
   std::vector<std::unordered_map<std::uint64_t, chunk_record>::node_type> spare_chunk_nodes_;
   static constexpr std::size_t max_spare_chunk_nodes = 1024;

@@ -53,8 +53,21 @@ void proxy_executor::submit(std::shared_ptr<job> work) {
     throw pool_closed("the pool is closed: no new tasks are accepted after close() or terminate(); "
                       "create a new pool");
   }
-  jobs_.emplace(next_job_++, job_record{std::move(work)});
-  send_chunks();
+  const auto id = next_job_++;
+  jobs_.emplace(id, job_record{std::move(work)});
+  try {
+    send_chunks();
+  } catch (...) {
+    // The caller sees this error and may free its items (a blocking map cuts chunks
+    // from them as they leave): this job must never read them again. Results of
+    // chunks it already sent find no job and are dropped.
+    if (auto it = jobs_.find(id); it != jobs_.end()) {
+      auto abandoned = std::move(it->second.work);
+      jobs_.erase(it);
+      abandoned->abandon(std::current_exception());
+    }
+    throw;
+  }
 }
 
 void proxy_executor::send_chunks() {

@@ -69,7 +69,7 @@ struct pool_options {
   std::chrono::milliseconds timeout{0};
   /// Replace a worker's task process after this many tasks; zero means never.
   std::size_t maxtasksperchild = 0;
-  /// Chunks kept in flight per worker; zero adapts it to the task duration.
+  /// Chunks kept in flight per worker, at most 256; zero adapts it to the task duration.
   std::size_t prefetch = 0;
   /// Memory each task process may allocate, in bytes, beyond what it inherits from its
   /// rank (an RLIMIT_AS on top of the current size); zero means no limit. A task that
