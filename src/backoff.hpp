@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 
 namespace mpipool::detail {
@@ -26,6 +27,11 @@ class backoff {
                    std::chrono::microseconds early_cap = std::chrono::microseconds(1000),
                    std::chrono::milliseconds patience = std::chrono::milliseconds(0))
       : cap_(cap), early_cap_(early_cap), patience_(patience), spin_for_(configured_spin()) {}
+
+  /// While `moving()` holds, the loop does not nap: it goes on spinning politely
+  /// (sched_yield). For a transfer that moves only while this process makes MPI
+  /// calls. Asked only when a nap is due, so spinning rounds pay nothing for it.
+  void stay_awake_while(std::function<bool()> moving) { stay_awake_while_ = std::move(moving); }
 
   /// Work was done: the next idle period starts with spinning again.
   void reset() {
@@ -80,6 +86,11 @@ class backoff {
       if (!polite_) unclocked_spins_ = spins_per_clock_read - 1;  // a yield costs more than the read
       return std::chrono::microseconds(0);
     }
+    if (stay_awake_while_ && stay_awake_while_()) {
+      // Naps of 10 or 50 us moved a 64 MiB send (no CMA, 2 cores) at 55 to 65% of this rate.
+      polite_ = true;
+      return std::chrono::microseconds(0);
+    }
     polite_ = false;
     const auto cap = idle_for < patience_ ? std::min(early_cap_, cap_) : cap_;
     sleep_ = std::clamp(sleep_ * 2, std::chrono::microseconds(1), cap);
@@ -105,6 +116,7 @@ class backoff {
   clock::time_point idle_since_{};
   std::chrono::microseconds sleep_{0};
   int unclocked_spins_ = 0;
+  std::function<bool()> stay_awake_while_;
   bool polite_ = false;  // spinning has lasted past polite_after: yield instead of pausing
 };
 

@@ -52,6 +52,10 @@ class link {
   /// Completes finished sends; true if any completed.
   bool progress_sends();
   [[nodiscard]] bool sends_pending() const { return pending_.load(std::memory_order_acquire) != 0; }
+  /// Whether a send past the eager limit may still be moving. Without a single-copy
+  /// path (CMA, XPMEM) Open MPI moves such a message in fragments, each only when the
+  /// sender makes an MPI call: the loop that owns this link must poll, not nap.
+  [[nodiscard]] bool large_send_moving() const;
 
   /// True if a message is waiting to be received.
   [[nodiscard]] bool receive_pending() const;
@@ -98,6 +102,9 @@ class link {
   std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
   std::atomic<std::size_t> pending_{0};  // requests_.size(), readable without the lock
+  // Until when a large send may still be moving: its size at a slow 256 MB/s, plus 1 ms.
+  // Bounded, so that a send to a peer busy with a long task does not keep us spinning.
+  std::atomic<clock::rep> keep_polling_until_{0};
 };
 
 }  // namespace mpipool::detail

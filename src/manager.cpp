@@ -189,6 +189,7 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
   if (done()) return true;
   waiters_.fetch_add(1);
   backoff idle;
+  idle.stay_awake_while([this] { return link_.large_send_moving(); });
   timer_slack_scope fine_naps;  // this may be a user's thread: its slack is restored on return
   bool finished = false;
   // Most waits have no deadline: then a round reads no clock (see backoff::next_sleep).
@@ -293,6 +294,7 @@ bool manager::progress_once() {
 void manager::run() {
   set_fine_timer_slack();
   backoff idle_wait;
+  idle_wait.stay_awake_while([this] { return link_.large_send_moving(); });
   for (;;) {
     if (waiters_.load() > 0) {
       // A waiting thread drives; rest until it is done.

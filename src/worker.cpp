@@ -95,6 +95,7 @@ worker::session_end worker::serve_session() {
   // while, so a worker that ran dry notices new work at once (measured: 1 ms naps
   // starved workers for 12% of a run of 2 ms tasks); then they grow to 1 ms.
   backoff idle(std::chrono::microseconds(1000), std::chrono::microseconds(20), std::chrono::milliseconds(50));
+  idle.stay_awake_while([this] { return master_.large_send_moving(); });  // large results move only while we poll
 
   auto last_step = std::chrono::steady_clock::duration::zero();
   std::chrono::steady_clock::time_point last_step_end, last_probe;  // a direct runner with chunks queued steps every round
@@ -207,6 +208,7 @@ void worker::send_released() {
   master_.send(0, wire::tag_released, byte_buffer());
   // The master may stop or disconnect right after "released": let it leave first.
   backoff idle;
+  idle.stay_awake_while([this] { return master_.large_send_moving(); });
   while (master_.sends_pending()) {
     if (!master_.progress_sends()) idle.pause();
   }

@@ -69,7 +69,10 @@ TEST_CASE("a worker still running a chunk is sent the next one before it runs dr
   REQUIRE(pool.size() == 1);  // with more workers, pairs also go to one worker while another drained
   single_chunk_messages = 0;
   task_messages = 0;
-  const std::vector<int> ms(100, 1);
+  // Tasks of 20 ms: the master has that long to answer the first result while the
+  // second runs, even on a loaded 2-core machine (with 1 ms tasks, it failed once
+  // in a parallel ctest run).
+  const std::vector<int> ms(50, 20);
   CHECK(pool.map(sleep_ms, ms, {.chunksize = 1}) == ms);
   INFO(task_messages.load() << " tasks messages, " << single_chunk_messages.load() << " with one chunk");
   // With one worker and a window of two, a refill on every result sends one chunk at a
