@@ -79,7 +79,7 @@ void link::post(int dest, int tag, const std::byte* data, std::size_t size, std:
   requests_.push_back(request);
   owners_.push_back(std::move(owner));
   pending_.store(requests_.size(), std::memory_order_release);
-  if (size > small_message_bytes) {
+  if (size >= large_send_bytes) {
     const auto moving_for = std::chrono::milliseconds(1) + std::chrono::nanoseconds(size * 4);  // ~256 MB/s
     const auto until = (clock::now() + moving_for).time_since_epoch().count();
     if (until > keep_polling_until_.load(std::memory_order_relaxed)) {

@@ -65,11 +65,15 @@ TEST_CASE("a large send counts as moving until it completes", "[link]") {
   CHECK_FALSE(self.large_send_moving());
 }
 
-TEST_CASE("a small send never counts as moving", "[link]") {
+TEST_CASE("a send under 1 MiB never counts as moving", "[link]") {
   channel self(own_comm());
   self.send(0, tag, bytes(100));
+  self.send(0, tag, bytes(512 << 10));
+  REQUIRE(self.sends_pending());  // the second is not received yet
   CHECK_FALSE(self.large_send_moving());
   CHECK(receive_one(self).body.size() == 100);
+  CHECK(receive_one(self).body.size() == 512 << 10);
+  finish_sends(self);
 }
 
 TEST_CASE("an unreceived large send stops counting as moving after its time bound", "[link]") {

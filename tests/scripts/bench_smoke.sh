@@ -21,4 +21,10 @@ grep -q "^raw-mpi,roundtrip_mt," "$WORK/results/results.csv" || { cat "$WORK/err
 grep -q "raw MPI, thread multiple" "$WORK/results/table.md" || fail "the table lacks W2's thread-multiple baseline"
 file "$WORK/results/plot.png" | grep -q "PNG image" || fail "plot.png is not a PNG"
 grep -q "## W7" "$WORK/results/table.md" || fail "the table lacks W7"
+# --merge rebuilds the outputs from earlier runs' files, running nothing: the same
+# numbers as the run itself.
+"$SOURCE_DIR/bench/run" --merge "$WORK/results" --out "$WORK/merged" 2>"$WORK/err" ||
+  { cat "$WORK/err"; fail "bench/run --merge failed"; }
+cmp -s "$WORK/results/summary.csv" "$WORK/merged/summary.csv" || fail "--merge changed the medians"
+[ -s "$WORK/merged/plot.png" ] || fail "--merge wrote no plot"
 echo "ok"
