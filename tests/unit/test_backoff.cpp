@@ -37,6 +37,6 @@ TEST_CASE("a backoff does not nap while what it keeps moving is in flight", "[ba
   CHECK(naps == 0);
 
   moving = false;
-  spin_until_nap_due(idle);  // naps again within the spinning period
+  spin_until_nap_due(idle);  // past its spin already: the next ask is a nap again
   CHECK(idle.next_sleep().count() > 0);
 }
