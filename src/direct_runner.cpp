@@ -93,6 +93,7 @@ class direct_runner final : public runner {
   }
 
   bool busy() const override { return !queue_.empty(); }
+  bool busy_after_next_step() const override { return queue_.size() > 1; }  // a step runs a whole chunk
 
   void idle_wait(backoff& idle) override { idle.pause(); }
 

@@ -93,14 +93,19 @@ bool link::large_send_moving() const {
          clock::now().time_since_epoch().count() < keep_polling_until_.load(std::memory_order_relaxed);
 }
 
-void link::send(int dest, int tag, byte_buffer body) {
-  if (body.size() <= small_message_bytes) {
+void link::send(int dest, int tag, byte_buffer body) { send_keeping(dest, tag, body); }
+
+void link::send_keeping(int dest, int tag, byte_buffer& body) {
+  if (body.size() > small_message_bytes) {
+    send(dest, tag, std::make_shared<const byte_buffer>(std::move(body)));  // leaves `body` empty
+    return;
+  }
+  {
     // Small messages go eagerly: a blocking send returns at once and needs no request to track.
     std::lock_guard lock(sends_mutex_);
     check(MPI_Send(body.data(), static_cast<int>(body.size()), MPI_BYTE, dest, tag, comm_), "MPI_Send");
-    return;
   }
-  send(dest, tag, std::make_shared<const byte_buffer>(std::move(body)));
+  body.clear();
 }
 
 void link::send(int dest, int tag, std::shared_ptr<const byte_buffer> owner) {
@@ -191,6 +196,13 @@ bool link::progress_sends() {
   return true;
 }
 
+void link::recycle(byte_buffer body) {
+  // Only small bodies: a large one would hold its memory for as long as the link lives.
+  if (body.capacity() <= small_message_bytes && body.capacity() > spare_body_.capacity()) {
+    spare_body_ = std::move(body);
+  }
+}
+
 bool link::receive_pending() const {
   int found = 0;
   MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &found, MPI_STATUS_IGNORE);
@@ -206,7 +218,9 @@ std::optional<message> link::receive(int source) {
   int count = 0;
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   heard(status.MPI_SOURCE);
-  message incoming{status.MPI_SOURCE, status.MPI_TAG, byte_buffer(static_cast<std::size_t>(count))};
+  message incoming{status.MPI_SOURCE, status.MPI_TAG, {}};
+  if (spare_body_.capacity() >= static_cast<std::size_t>(count)) incoming.body = std::move(spare_body_);
+  incoming.body.resize(static_cast<std::size_t>(count));
   check(MPI_Mrecv(incoming.body.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
   if ((incoming.tag & wire::split_flag) == 0) return incoming;
 

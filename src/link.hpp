@@ -43,6 +43,10 @@ class link {
   /// Sends a message; small ones at once, larger ones without blocking (the buffer
   /// is kept until MPI is done with it).
   void send(int dest, int tag, byte_buffer body);
+  /// As send(), but a small message leaves at once and `body` keeps its memory for
+  /// the next message (a round trip made eight allocations on the master); a larger
+  /// one is moved out, leaving `body` empty.
+  void send_keeping(int dest, int tag, byte_buffer& body);
   /// As send(), for a buffer others keep too (a chunk the master may have to resend).
   void send(int dest, int tag, std::shared_ptr<const byte_buffer> body);
   /// As send(), with the bytes at each span's offset taken from the span's own memory.
@@ -62,7 +66,10 @@ class link {
   [[nodiscard]] bool receive_pending() const;
 
   /// The next whole message from `source` (any source by default), if one has arrived.
+  /// Call it from one thread at a time (the loop that owns the link).
   std::optional<message> receive(int source = MPI_ANY_SOURCE);
+  /// Gives back a received body: the next small receive reuses its memory. Same thread as receive().
+  void recycle(byte_buffer body);
 
   /// Disconnects instead of freeing: required for spawned workers, so that
   /// MPI_Finalize on either side does not wait for the other.
@@ -103,6 +110,7 @@ class link {
   void heard(int source);
 
   std::vector<int> completed_;  // scratch for MPI_Testsome
+  byte_buffer spare_body_;      // recycled for the next small receive
   std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
   std::atomic<std::size_t> pending_{0};  // requests_.size(), readable without the lock

@@ -35,6 +35,30 @@ constexpr int max_messages_per_round = 64;
 // A chunk this large is sent from its own buffer instead of being copied into a batch.
 constexpr std::size_t own_message_bytes = std::size_t{64} << 10;
 
+// Jobs and their places in the feeding list move between a list and its spare list,
+// so a lone apply allocates no list nodes (each node cost a malloc and a free).
+constexpr std::size_t max_spare_nodes = 1024;
+
+template <class T>
+void push_back_reusing(std::list<T>& list, std::list<T>& spare, T value) {
+  if (spare.empty()) {
+    list.push_back(std::move(value));
+    return;
+  }
+  list.splice(list.end(), spare, spare.begin());
+  list.back() = std::move(value);
+}
+
+/// Erases `at` from `list`, keeping its node in `spare`; returns the element after it.
+template <class T>
+typename std::list<T>::iterator erase_reusing(std::list<T>& list, std::list<T>& spare,
+                                              typename std::list<T>::iterator at) {
+  if (spare.size() >= max_spare_nodes) return list.erase(at);
+  const auto next = std::next(at);
+  spare.splice(spare.begin(), list, at);
+  return next;
+}
+
 }  // namespace
 
 manager::manager(link& workers, std::shared_ptr<session_owner> owner, const pool_options& options,
@@ -351,8 +375,8 @@ bool manager::take_submissions() {
     terminate_now = terminating_ && !(jobs_.empty() && chunks_.empty() && fresh.empty());
   }
   for (auto& work : fresh) {
-    jobs_.push_back(job_record{std::move(work)});
-    feeding_.push_back(std::prev(jobs_.end()));
+    push_back_reusing(jobs_, spare_jobs_, job_record{std::move(work)});
+    push_back_reusing(feeding_, spare_feeding_, std::prev(jobs_.end()));
   }
   if (terminate_now) {
     abandon_all(std::make_exception_ptr(pool_closed("the pool was terminated before this task finished")));
@@ -387,13 +411,13 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         record->issued += fresh.count;
         add_chunk(chunk_id, std::move(chunk));
         if (record->work->input_done()) {  // its last chunk: stop asking it
-          feeding_.erase(it);
+          erase_reusing(feeding_, spare_feeding_, it);
           record->feeding = false;
         }
         return true;
       }
       if (record->work->input_done()) {
-        it = feeding_.erase(it);
+        it = erase_reusing(feeding_, spare_feeding_, it);
         record->feeding = false;
         job_progressed(record);
       } else {
@@ -475,16 +499,17 @@ bool manager::dispatch() {
   }
   next_worker_ = (next_worker_ + 1) % std::max<std::size_t>(worker_count_, 1);
   for (std::size_t w = 0; w < worker_count_; ++w) {
-    if (staged_[w].empty()) continue;
-    link_.send(static_cast<int>(w), wire::tag_tasks, std::move(staged_[w]));
-    staged_[w] = byte_buffer();
+    if (!staged_[w].empty()) link_.send_keeping(static_cast<int>(w), wire::tag_tasks, staged_[w]);
   }
   return any;
 }
 
 bool manager::receive() {
   bool any = false;
-  for (int n = 0; n < max_messages_per_round; ++n) {
+  job_finished_ = false;
+  // Stops after a message that finished a job: its caller may be waiting, and another
+  // probe first (an empty one costs ~100 ns at MPI_THREAD_MULTIPLE) would delay it.
+  for (int n = 0; n < max_messages_per_round && !job_finished_; ++n) {
     auto incoming = link_.receive();
     if (!incoming) break;
     any = true;
@@ -498,6 +523,7 @@ bool manager::receive() {
       std::fprintf(stderr, "mpipool: warning: unexpected message (tag %d) from worker %d ignored\n", incoming->tag,
                    incoming->source);
     }
+    link_.recycle(std::move(incoming->body));
   }
   return any;
 }
@@ -769,7 +795,9 @@ void manager::adapt_window(worker_record& worker) {
 void manager::job_progressed(job_iterator record) {
   if (record->feeding || record->settled != record->issued) return;
   record->work->finish();
-  jobs_.erase(record);
+  record->work.reset();
+  erase_reusing(jobs_, spare_jobs_, record);
+  job_finished_ = true;
   std::lock_guard lock(mutex_);
   --unfinished_jobs_;
   done_cv_.notify_all();

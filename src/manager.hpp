@@ -197,6 +197,8 @@ class manager final : public executor {
   std::mutex drive_mutex_;
   std::list<job_record> jobs_;
   std::list<job_iterator> feeding_;   // jobs that may still hand out chunks, oldest first
+  std::list<job_record> spare_jobs_;  // nodes of finished jobs, for the next ones
+  std::list<job_iterator> spare_feeding_;
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
   std::vector<bool> refused_;         // workers the retries left avoid, in this dispatch
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
@@ -212,6 +214,7 @@ class manager final : public executor {
   clock::time_point next_liveness_check_{};
   std::uint32_t rounds_ = 0;
   std::size_t next_worker_ = 0;
+  bool job_finished_ = false;  // in this round of receive()
   std::atomic<bool> engine_idle_{true};
   std::atomic<std::int64_t> busy_nap_cap_us_{max_nap_us};  // nap_cap() while work is out
 

@@ -82,6 +82,13 @@ class result_batch {
     buffer_ = byte_buffer();
     return done;
   }
+  /// Gives back the memory of a message taken and sent: the next one is written into it.
+  void reuse(byte_buffer sent) {
+    constexpr std::size_t kept_at_most = std::size_t{64} << 10;  // a large one would hold its memory
+    if (count_ == 0 && sent.capacity() <= kept_at_most && sent.capacity() > buffer_.capacity()) {
+      buffer_ = std::move(sent);
+    }
+  }
 
  private:
   void start_if_empty() {

@@ -110,6 +110,8 @@ class supervised_runner final : public runner {
   }
 
   [[nodiscard]] bool busy() const override { return !pending_.empty() || !in_child_.empty(); }
+  // A step only relays: what it leaves is known after it.
+  [[nodiscard]] bool busy_after_next_step() const override { return busy(); }
 
   void idle_wait(backoff& idle) override {
     const auto pause = idle.next_sleep();

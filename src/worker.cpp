@@ -118,8 +118,9 @@ worker::session_end worker::serve_session() {
                               results_.age() > max_batch_age || results_.bytes() > max_batch_bytes)) {
       flush();
     }
-    // Timed only with work queued: an idle round that reads the clock notices a message later.
-    const bool timed = runner_->busy();
+    // Timed only with work left after it: an idle round that reads the clock notices a
+    // message later, and a lone chunk's results leave at once whatever it took.
+    const bool timed = runner_->busy_after_next_step();
     const auto before = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (runner_->step(results_)) {
       progressed = true;
@@ -166,7 +167,8 @@ void worker::add_tasks(message& incoming) {
   auto body = std::make_shared<const byte_buffer>(std::move(incoming.body));
   byte_reader reader(body->view());
   std::uint64_t message_id = 0;
-  std::vector<std::uint64_t> accepted;
+  auto& accepted = accepted_;
+  accepted.clear();
   try {
     message_id = reader.get<std::uint64_t>();
     const auto chunks = reader.get<std::uint32_t>();
@@ -201,7 +203,12 @@ void worker::add_tasks(message& incoming) {
 void worker::flush() {
   if (results_.empty()) return;
   auto done = results_.take();
-  master_.send(0, wire::tag_results, std::move(done.body), std::move(done.borrowed));
+  if (!done.borrowed.empty()) {
+    master_.send(0, wire::tag_results, std::move(done.body), std::move(done.borrowed));
+    return;
+  }
+  master_.send_keeping(0, wire::tag_results, done.body);
+  results_.reuse(std::move(done.body));
 }
 
 void worker::send_released() {

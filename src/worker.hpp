@@ -3,6 +3,7 @@
 // it says stop. Static workers (ranks 1..N-1) and spawned workers run the same loop.
 
 #include <memory>
+#include <vector>
 
 #include "link.hpp"
 #include "mpipool/errors.hpp"
@@ -34,6 +35,7 @@ class worker {
   origin identity_;
   std::unique_ptr<runner> runner_;
   result_batch results_;
+  std::vector<std::uint64_t> accepted_;  // chunks of the tasks message being read, for a rejection
 };
 
 }  // namespace mpipool::detail

@@ -1,9 +1,10 @@
-// When a link counts a send as still moving (link::large_send_moving). The loops
-// that own a link keep polling while it does: without a single-copy path (CMA,
-// XPMEM), Open MPI moves a send past the eager limit only during the sender's MPI
-// calls, and 1 ms naps held a 64 MiB echo to 0.3 to 0.9 GB/s. The tests send to
-// this process itself, over MPI_COMM_SELF: a send that no receive has matched yet
-// cannot have completed.
+// What a link promises about its buffers and sends. When it counts a send as still
+// moving (link::large_send_moving), the loops that own it keep polling: without a
+// single-copy path (CMA, XPMEM), Open MPI moves a send past the eager limit only
+// during the sender's MPI calls, and 1 ms naps held a 64 MiB echo to 0.3 to 0.9
+// GB/s. And small messages reuse memory (send_keeping, recycle): a lone apply used
+// to cost eight allocations on the master. The tests send to this process itself,
+// over MPI_COMM_SELF: a send that no receive has matched yet cannot have completed.
 
 #include <catch2/catch.hpp>
 
@@ -87,4 +88,40 @@ TEST_CASE("an unreceived large send stops counting as moving after its time boun
   CHECK_FALSE(self.large_send_moving());
   CHECK(receive_one(self).body.size() == large_bytes);
   finish_sends(self);
+}
+
+TEST_CASE("a small message sent with send_keeping leaves at once and its buffer keeps its memory", "[link]") {
+  channel self(own_comm());
+  auto body = bytes(100);
+  const std::byte* memory = body.data();
+  self.send_keeping(0, tag, body);
+  CHECK_FALSE(self.sends_pending());
+  CHECK(body.empty());
+  CHECK(body.data() == memory);
+  const auto arrived = receive_one(self);
+  CHECK(arrived.body.size() == 100);
+  CHECK(arrived.body.data()[0] == std::byte{0});
+}
+
+TEST_CASE("a large message sent with send_keeping is moved out and arrives whole", "[link]") {
+  channel self(own_comm());
+  auto body = bytes(std::size_t{1} << 20);
+  self.send_keeping(0, tag, body);
+  CHECK(body.capacity() == 0);
+  const auto arrived = receive_one(self);
+  CHECK(arrived.body.size() == std::size_t{1} << 20);
+  CHECK(arrived.body.data()[(std::size_t{1} << 20) - 4096] == static_cast<std::byte>(255));
+  finish_sends(self);
+}
+
+TEST_CASE("the next small receive reuses a recycled body", "[link]") {
+  channel self(own_comm());
+  self.send(0, tag, bytes(64));
+  auto first = receive_one(self);
+  const std::byte* memory = first.body.data();
+  self.recycle(std::move(first.body));
+  self.send(0, tag, bytes(48));
+  const auto second = receive_one(self);
+  CHECK(second.body.size() == 48);
+  CHECK(second.body.data() == memory);
 }

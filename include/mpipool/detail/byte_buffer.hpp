@@ -73,6 +73,7 @@ class byte_buffer {
   [[nodiscard]] std::byte* data() { return data_.get() + skew_; }
   [[nodiscard]] const std::byte* data() const { return data_.get() + skew_; }
   [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] std::size_t capacity() const { return capacity_; }
   [[nodiscard]] bool empty() const { return size_ == 0; }
   [[nodiscard]] std::span<const std::byte> view() const { return {data(), size_}; }
 
