@@ -219,7 +219,12 @@ class manager final : public executor {
   std::atomic<std::int64_t> busy_nap_cap_us_{max_nap_us};  // nap_cap() while work is out
 
   static constexpr std::int64_t max_nap_us = 1000;
+  // How long the progress thread rests while another thread drives: it grows from the
+  // first to the second while that thread keeps waiting.
+  static constexpr std::chrono::milliseconds min_rest_while_waited{1};
+  static constexpr std::chrono::milliseconds max_rest_while_waited{16};
   std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests
+  std::atomic<bool> resting_long_{false};  // it rests past min_rest_while_waited
 
   // Shared with user threads, under mutex_.
   std::mutex mutex_;
