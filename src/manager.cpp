@@ -196,7 +196,8 @@ void manager::drain_for_exit() {
   const auto give_up = clock::now() + std::chrono::milliseconds(500);
   while (clock::now() < give_up) {
     if (!try_progress()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if (!link_.receive_pending()) break;
+    std::unique_lock drive(drive_mutex_, std::try_to_lock);  // receives are the driver's
+    if (drive.owns_lock() && !link_.receive_pending()) break;
   }
 }
 

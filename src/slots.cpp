@@ -5,7 +5,6 @@
 
 #include "backoff.hpp"
 #include "context.hpp"
-#include "mpi_check.hpp"
 #include "mpipool/errors.hpp"
 #include "wire.hpp"
 
@@ -45,17 +44,8 @@ byte_buffer ask_master(link& uplink, int tag, byte_buffer body) {
         return reply;
       }
     }
-    int found = 0;
-    MPI_Message handle = MPI_MESSAGE_NULL;
-    MPI_Status status;
-    check(MPI_Improbe(0, wire::tag_slot_reply, uplink.comm(), &found, &handle, &status), "MPI_Improbe");
-    if (found != 0) {
-      int count = 0;
-      check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
-      byte_buffer reply(static_cast<std::size_t>(count));
-      check(MPI_Mrecv(reply.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
-      return reply;
-    }
+    // The loop that owns the uplink may be blocked in the task that asks: take the reply here.
+    if (auto reply = uplink.receive_tagged(wire::tag_slot_reply)) return std::move(reply->body);
     idle.pause();
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The messages between a pool's master and its workers. Each is one MPI message
-// of bytes, received with MPI_Mprobe/MPI_Mrecv; the tag says what it is.
+// of bytes (or a header and its parts, link.hpp); the tag says what it is.
 
 #include <cstdint>
 #include <optional>

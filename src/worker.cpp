@@ -33,7 +33,7 @@ void worker::serve() {
   auto next_expiry_check = std::chrono::steady_clock::now();
   for (;;) {
     master_.progress_sends();
-    auto incoming = master_.receive(0);
+    auto incoming = master_.receive();
     if (!incoming) {
       if (std::chrono::steady_clock::now() >= next_expiry_check) {
         expire_warm_crews();  // an idle worker should not hold warm sub-pools' slots for ever
@@ -108,7 +108,7 @@ worker::session_end worker::serve_session() {
     const bool running_here = runner_->busy() && runner_->mode() == execution::direct;
     if (!running_here || last_step_end - last_probe >= probe_while_busy_every) {
       last_probe = last_step_end;
-      while (auto incoming = master_.receive(0)) {
+      while (auto incoming = master_.receive()) {
         progressed = true;
         if (auto end = handle(*incoming)) return *end;
         if (incoming->tag == wire::tag_tasks) break;  // run them now; probe again after the step

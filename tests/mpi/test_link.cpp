@@ -42,7 +42,7 @@ byte_buffer bytes(std::size_t size) {
 
 message receive_one(channel& self) {
   for (;;) {
-    if (auto incoming = self.receive(0)) return std::move(*incoming);
+    if (auto incoming = self.receive()) return std::move(*incoming);
     self.progress_sends();
   }
 }
@@ -124,4 +124,33 @@ TEST_CASE("the next small receive reuses a recycled body", "[link]") {
   const auto second = receive_one(self);
   CHECK(second.body.size() == 48);
   CHECK(second.body.data() == memory);
+}
+
+TEST_CASE("messages of every size arrive whole: in the posted receive, or split past it", "[link]") {
+  channel self(own_comm());
+  // Small (copied out), up to 64 KiB (handed out in the posted memory), larger (split).
+  for (const std::size_t size : {std::size_t{100}, std::size_t{10} << 10, std::size_t{64} << 10,
+                                 (std::size_t{64} << 10) + 1, std::size_t{300} << 10}) {
+    self.send(0, tag, bytes(size));
+    const auto arrived = receive_one(self);
+    CHECK(arrived.tag == tag);
+    REQUIRE(arrived.body.size() == size);
+    CHECK(arrived.body.data()[(size - 1) / 4096 * 4096] == static_cast<std::byte>((size - 1) / 4096));
+  }
+  finish_sends(self);
+}
+
+TEST_CASE("receive_tagged takes the first message with its tag and keeps the others in order", "[link]") {
+  channel self(own_comm());
+  self.send(0, 1, bytes(10));
+  self.send(0, 2, bytes(20));
+  self.send(0, 1, bytes(30));
+  std::optional<message> wanted;
+  while (!(wanted = self.receive_tagged(2))) self.progress_sends();
+  CHECK(wanted->body.size() == 20);
+  const auto first = receive_one(self);
+  const auto second = receive_one(self);
+  CHECK(first.body.size() == 10);
+  CHECK(second.body.size() == 30);
+  CHECK_FALSE(self.receive().has_value());
 }
