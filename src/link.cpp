@@ -4,7 +4,9 @@
 #include <climits>
 #include <cstring>
 #include <cstdlib>
+#include <new>
 #include <string>
+#include <utility>
 
 #include "coarse_clock.hpp"
 #include "mpipool/detail/byte_reader.hpp"
@@ -186,6 +188,11 @@ void link::post_parts(int dest, int tag, const std::shared_ptr<const byte_buffer
   header->put<std::uint64_t>(total);
   header->put<std::uint64_t>(pieces.size());
   for (const auto& part : pieces) header->put<std::uint64_t>(part.size);
+  if (header->size() > posted_bytes) {
+    throw error("a message in " + std::to_string(pieces.size()) + " parts is more than one header can announce (" +
+                std::to_string((posted_bytes - 2 * sizeof(std::uint64_t)) / sizeof(std::uint64_t)) +
+                "): pass fewer large vectors to one call, or raise MPIPOOL_MAX_MESSAGE_BYTES");
+  }
   const std::byte* header_data = header->data();
   const std::size_t header_size = header->size();
   post(dest, tag | wire::split_flag, header_data, header_size, std::move(header));
@@ -245,6 +252,7 @@ std::optional<message> link::receive() {
   // Uncontended but for a sub-pool's slot request (receive_tagged): try, do not wait.
   std::unique_lock lock(receive_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return std::nullopt;
+  if (held_error_) std::rethrow_exception(std::exchange(held_error_, nullptr));
   if (!held_.empty()) {
     message first = std::move(held_.front());
     held_.pop_front();
@@ -261,9 +269,15 @@ std::optional<message> link::receive_tagged(int tag) {
     held_.erase(it);
     return found;
   }
-  while (auto incoming = take_arrived()) {
-    if (incoming->tag == tag) return incoming;
-    held_.push_back(std::move(*incoming));
+  try {
+    while (auto incoming = take_arrived()) {
+      if (incoming->tag == tag) return incoming;
+      held_.push_back(std::move(*incoming));
+    }
+  } catch (...) {
+    // A message this caller did not ask for failed: the loop that owns the link
+    // answers for it (a worker tells its master which chunks it lost).
+    held_error_ = std::current_exception();
   }
   return std::nullopt;
 }
@@ -327,23 +341,45 @@ void link::join_parts(message& incoming) {
     throw serialization_error("malformed split message header: parts add up to " + std::to_string(announced) +
                               " of the announced " + std::to_string(total) + " bytes");
   }
-  auto whole = byte_buffer::with_aligned_byte(total, largest_at);
-  std::size_t offset = 0;
-  for (const auto size : sizes) {
-    MPI_Status part_status;
-    check(MPI_Recv(whole.data() + offset, static_cast<int>(size), MPI_BYTE, incoming.source, wire::tag_part, comm_,
-                   &part_status),
-          "MPI_Recv");
-    int received = 0;
-    check(MPI_Get_count(&part_status, MPI_BYTE, &received), "MPI_Get_count");
-    if (static_cast<std::uint64_t>(received) != size) {
-      throw serialization_error("malformed split message: a part of " + std::to_string(received) +
-                                " bytes where " + std::to_string(size) + " were announced");
+  std::size_t taken = 0;
+  try {
+    auto whole = byte_buffer::with_aligned_byte(total, largest_at);
+    std::size_t offset = 0;
+    for (const auto size : sizes) {
+      MPI_Status part_status;
+      ++taken;
+      check(MPI_Recv(whole.data() + offset, static_cast<int>(size), MPI_BYTE, incoming.source, wire::tag_part,
+                     comm_, &part_status),
+            "MPI_Recv");
+      int received = 0;
+      check(MPI_Get_count(&part_status, MPI_BYTE, &received), "MPI_Get_count");
+      if (static_cast<std::uint64_t>(received) != size) {
+        throw serialization_error("malformed split message: a part of " + std::to_string(received) +
+                                  " bytes where " + std::to_string(size) + " were announced");
+      }
+      offset += size;
     }
-    offset += size;
+    incoming.tag &= ~wire::split_flag;
+    incoming.body = std::move(whole);
+  } catch (...) {
+    // The parts not taken must not reach the receive posted next (a large one would
+    // not fit it): take each whole and drop it. (Receiving one truncated, into nothing,
+    // crashed Open MPI 4.1 in its single-copy path.)
+    try {
+      for (; taken < sizes.size(); ++taken) {
+        MPI_Message part = MPI_MESSAGE_NULL;
+        MPI_Status status;
+        MPI_Mprobe(incoming.source, wire::tag_part, comm_, &part, &status);
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        byte_buffer dropped(static_cast<std::size_t>(count));
+        MPI_Mrecv(dropped.data(), count, MPI_BYTE, &part, MPI_STATUS_IGNORE);
+      }
+    } catch (const std::bad_alloc&) {
+      // Out of memory for a part as well: the pool will fail on it; this error says more.
+    }
+    throw;
   }
-  incoming.tag &= ~wire::split_flag;
-  incoming.body = std::move(whole);
 }
 
 }  // namespace mpipool::detail

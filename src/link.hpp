@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -140,6 +141,7 @@ class link {
   byte_buffer spare_posted_body_;  // a recycled one, for the next
   bool broken_ = false;  // a remote process died
   std::deque<message> held_;  // passed over by receive_tagged, for receive()
+  std::exception_ptr held_error_;  // a message receive_tagged failed to take, for receive()
   std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
   std::atomic<std::size_t> pending_{0};  // requests_.size(), readable without the lock

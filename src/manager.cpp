@@ -239,9 +239,10 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
     }
   }
   // The progress thread notices within its rest; it is woken only from a long one, and
-  // only if work is out (run()). Under the mutex, so that it cannot miss the call.
-  if (waiters_.fetch_sub(1) == 1 && resting_long_.load(std::memory_order_relaxed) &&
-      !engine_idle_.load(std::memory_order_acquire)) {
+  // only if work is out (run()). Both sides store, then load, sequentially consistent:
+  // one of them sees the other. The mutex, taken before the notify, is held by the
+  // progress thread until it waits, so the call cannot come too early.
+  if (waiters_.fetch_sub(1) == 1 && resting_long_.load() && !engine_idle_.load()) {
     { std::lock_guard lock(mutex_); }
     work_cv_.notify_one();
   }
@@ -331,11 +332,12 @@ void manager::run() {
       // waiting: every wake-up takes a core from the waiter or a worker for microseconds
       // (on 2 cores, waking every 1 ms made 0.3 to 0.5% of round trips take over 10 us).
       // A waiter that leaves with work out wakes us only from a long rest: a wake-up
-      // costs a system call, too much for every wait.
+      // costs a system call, too much for every wait. Work submitted without waiting
+      // after a wait that left none out waits for the rest to end: the cap bounds that.
       std::unique_lock lock(mutex_);
-      resting_long_.store(rest > min_rest_while_waited, std::memory_order_relaxed);
+      resting_long_.store(rest > min_rest_while_waited);
       work_cv_.wait_for(lock, rest, [this] { return waiters_.load() == 0 || shutting_down_; });
-      resting_long_.store(false, std::memory_order_relaxed);
+      resting_long_.store(false);
       rest = std::min(rest * 2, max_rest_while_waited);
       continue;
     }

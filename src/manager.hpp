@@ -222,7 +222,7 @@ class manager final : public executor {
   // How long the progress thread rests while another thread drives: it grows from the
   // first to the second while that thread keeps waiting.
   static constexpr std::chrono::milliseconds min_rest_while_waited{1};
-  static constexpr std::chrono::milliseconds max_rest_while_waited{16};
+  static constexpr std::chrono::milliseconds max_rest_while_waited{4};
   std::atomic<int> waiters_{0};  // threads driving in drive_until; the progress thread then rests
   std::atomic<bool> resting_long_{false};  // it rests past min_rest_while_waited
 

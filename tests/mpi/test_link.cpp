@@ -12,10 +12,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
+#include <vector>
 #include <thread>
 
 #include "link.hpp"
+#include "mpipool/errors.hpp"
+#include "wire.hpp"
 #include "mpi_main.hpp"
 
 using mpipool::detail::byte_buffer;
@@ -153,4 +157,37 @@ TEST_CASE("receive_tagged takes the first message with its tag and keeps the oth
   CHECK(first.body.size() == 10);
   CHECK(second.body.size() == 30);
   CHECK_FALSE(self.receive().has_value());
+}
+
+TEST_CASE("a message in more parts than one header can announce is refused with a clear error", "[link]") {
+  channel self(own_comm());
+  auto keeper = std::make_shared<std::vector<std::byte>>(8);
+  std::vector<mpipool::detail::borrowed_span> borrowed;
+  for (std::size_t i = 0; i < 5000; ++i) borrowed.push_back({i, *keeper, keeper});  // each makes two parts
+  CHECK_THROWS_WITH(self.send(0, tag, bytes(5000), borrowed), Catch::Contains("more than one header can announce"));
+  CHECK_FALSE(self.sends_pending());
+}
+
+TEST_CASE("after a malformed split message, its remaining parts do not reach the next receive", "[link]") {
+  channel self(own_comm());
+  // A header announcing parts of 100 and 100,000 bytes, then a first part of the wrong size.
+  byte_buffer header;
+  header.put<std::uint64_t>(100'100);
+  header.put<std::uint64_t>(2);
+  header.put<std::uint64_t>(100);
+  header.put<std::uint64_t>(100'000);
+  const auto short_part = bytes(50);
+  const auto large_part = bytes(100'000);
+  MPI_Request requests[3];
+  MPI_Isend(header.data(), static_cast<int>(header.size()), MPI_BYTE, 0, tag | mpipool::detail::wire::split_flag,
+            self.comm(), &requests[0]);
+  MPI_Isend(short_part.data(), 50, MPI_BYTE, 0, mpipool::detail::wire::tag_part, self.comm(), &requests[1]);
+  MPI_Isend(large_part.data(), 100'000, MPI_BYTE, 0, mpipool::detail::wire::tag_part, self.comm(), &requests[2]);
+
+  CHECK_THROWS_AS(receive_one(self), mpipool::serialization_error);
+  MPI_Waitall(3, requests, MPI_STATUSES_IGNORE);
+  self.send(0, tag, bytes(10));
+  const auto next = receive_one(self);
+  CHECK(next.tag == tag);
+  CHECK(next.body.size() == 10);
 }
