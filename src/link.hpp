@@ -129,19 +129,21 @@ class link {
   MPI_Comm comm_;
   int remote_size_ = 0;
   bool disconnect_ = false;
+  bool broken_ = false;  // a remote process died
   std::vector<MPI_Request> requests_;
   std::vector<std::shared_ptr<const void>> owners_;  // what each request sends from
   void heard(int source);
 
   std::vector<int> completed_;  // scratch for MPI_Testsome
-  byte_buffer spare_body_;      // recycled for the next small receive
-  std::mutex receive_mutex_;  // guards what follows
+
+  std::mutex receive_mutex_;  // guards what follows, up to last_heard_
   MPI_Request posted_ = MPI_REQUEST_NULL;  // the receive the next message arrives into
-  byte_buffer posted_body_;  // posted_bytes; a larger message leaves in it
-  byte_buffer spare_posted_body_;  // a recycled one, for the next
-  bool broken_ = false;  // a remote process died
-  std::deque<message> held_;  // passed over by receive_tagged, for receive()
+  byte_buffer posted_body_;        // posted_bytes; a message over small_message_bytes leaves in it
+  byte_buffer spare_posted_body_;  // a recycled one, posted next
+  byte_buffer spare_body_;         // recycled for the next small message
+  std::deque<message> held_;       // passed over by receive_tagged, for receive()
   std::exception_ptr held_error_;  // a message receive_tagged failed to take, for receive()
+
   std::unique_ptr<std::atomic<clock::rep>[]> last_heard_;
   mutable std::mutex sends_mutex_;
   std::atomic<std::size_t> pending_{0};  // requests_.size(), readable without the lock
