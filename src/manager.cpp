@@ -524,7 +524,7 @@ bool manager::receive() {
   bool any = false;
   job_finished_ = false;
   // Stops after a message that finished a job: its caller may be waiting, and another
-  // probe first (an empty one costs ~100 ns at MPI_THREAD_MULTIPLE) would delay it.
+  // look for messages first (an empty one costs ~100 ns at MPI_THREAD_MULTIPLE) would delay it.
   for (int n = 0; n < max_messages_per_round && !job_finished_; ++n) {
     auto incoming = link_.receive();
     if (!incoming) break;

@@ -84,8 +84,8 @@ class result_batch {
   }
   /// Gives back the memory of a message taken and sent: the next one is written into it.
   void reuse(byte_buffer sent) {
-    constexpr std::size_t kept_at_most = std::size_t{64} << 10;  // a large one would hold its memory
-    if (count_ == 0 && sent.capacity() <= kept_at_most && sent.capacity() > buffer_.capacity()) {
+    // A large one would hold its memory; large_blocks recycles those anyway.
+    if (count_ == 0 && sent.capacity() < large_blocks::threshold && sent.capacity() > buffer_.capacity()) {
       buffer_ = std::move(sent);
     }
   }
