@@ -1,7 +1,5 @@
 #include "frames.hpp"
 
-#include <utility>
-
 #include "mpipool/detail/byte_reader.hpp"
 
 namespace mpipool::detail {
@@ -35,12 +33,6 @@ std::optional<frame> frame_reader::next() {
   const auto kind = static_cast<frame_kind>(header.get<std::uint8_t>());
   const auto length = header.get<std::uint64_t>();
   if (available - frame_header_bytes < length) return std::nullopt;
-  if (consumed_ == 0 && available == frame_header_bytes + length && length >= large_blocks::threshold) {
-    // A large frame alone in the buffer becomes its body as it is, uncopied.
-    frame whole{kind, std::exchange(buffer_, byte_buffer())};
-    whole.body.drop_front(frame_header_bytes);
-    return whole;
-  }
   frame whole{kind, byte_buffer()};
   whole.body.append(buffer_.data() + consumed_ + frame_header_bytes, length);
   consumed_ += frame_header_bytes + length;

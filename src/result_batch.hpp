@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <vector>
 
@@ -40,17 +39,6 @@ class result_batch {
   void add(std::uint64_t chunk, std::uint32_t item, wire::item_status status, std::span<const std::byte> payload) {
     start_if_empty();
     wire::put_result(buffer_, chunk, item, status, payload);
-    ++count_;
-  }
-
-  /// As above, with a payload that stays where it is, kept alive by `keeper`, and is
-  /// sent from there: a large one that a task process wrote is not copied again.
-  void add(std::uint64_t chunk, std::uint32_t item, wire::item_status status, std::span<const std::byte> payload,
-           std::shared_ptr<const void> keeper) {
-    start_if_empty();
-    wire::put_result(buffer_, chunk, item, status, {});
-    buffer_.put_at<std::uint64_t>(buffer_.size() - sizeof(std::uint64_t), payload.size());  // put_blob's length
-    borrowed_.keep(buffer_, payload, std::move(keeper));
     ++count_;
   }
 

@@ -33,11 +33,6 @@ namespace {
 // Chunks written ahead into the task process's pipe, so it never waits for the rank.
 constexpr std::size_t chunks_ahead = 256;
 
-// A result payload this large is sent from the frame it arrived in, not copied into
-// the results message. Such a message goes to the master in parts anyway (link.hpp:
-// larger than the posted receive), so this costs one small part more.
-constexpr std::size_t uncopied_payload_bytes = std::size_t{64} << 10;
-
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -222,13 +217,7 @@ class supervised_runner final : public runner {
         const auto item = in.get<std::uint32_t>();
         const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
         const auto payload = in.take(in.remaining());
-        if (payload.size() >= uncopied_payload_bytes) {
-          // Moving the frame keeps its bytes where they are: `payload` stays valid.
-          auto kept = std::make_shared<const frame>(std::move(*incoming));
-          results.add(chunk, item, status, payload, std::move(kept));
-        } else {
-          results.add(chunk, item, status, payload);
-        }
+        results.add(chunk, item, status, payload);
         answered(chunk, item + run_length(status, payload) - 1);
       } else if (incoming->kind != frame_kind::init_done) {
         broker_->handle(*incoming);  // the running task opened or uses a pool

@@ -94,8 +94,8 @@ TEST_CASE("a large vector result arrives intact in both modes", "[large]") {
 }
 
 TEST_CASE("large and small results share a results message", "[large]") {
-  // Large results leave uncopied: a direct worker sends the task's vector, a
-  // supervised rank the frame its task process wrote.
+  // A direct worker sends large vectors from their own memory; a supervised rank
+  // relays its task process's results.
   for (auto mode : {mpipool::execution::direct, mpipool::execution::supervised}) {
     INFO("mode " << static_cast<int>(mode));
     auto pool = static_pool({.mode = mode});

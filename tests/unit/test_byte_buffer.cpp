@@ -41,17 +41,3 @@ TEST_CASE("an aligned buffer keeps its bytes when it grows and moves", "[byte_bu
   buffer.append("x", 1);
   CHECK(buffer.size() == 1);
 }
-
-TEST_CASE("dropping the front leaves the rest where it was", "[byte_buffer]") {
-  byte_buffer buffer;
-  buffer.append("header:body", 11);
-  const std::byte* body = buffer.data() + 7;
-  buffer.drop_front(7);
-  REQUIRE(buffer.size() == 4);
-  CHECK(buffer.data() == body);
-  CHECK(std::memcmp(buffer.data(), "body", 4) == 0);
-  buffer.append("!", 1);
-  buffer.reserve(1 << 20);  // a new block: the kept bytes move with it
-  REQUIRE(buffer.size() == 5);
-  CHECK(std::memcmp(buffer.data(), "body!", 5) == 0);
-}

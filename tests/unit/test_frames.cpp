@@ -1,6 +1,5 @@
 // Frames through a shared-memory ring, as between a worker rank and its task
-// process: what goes in comes out, whether the reader copies a frame out of its
-// buffer or, for a large frame alone there, hands the buffer itself over.
+// process: what goes in comes out, large frames and small, alone or together.
 
 #include <catch2/catch.hpp>
 
@@ -62,7 +61,7 @@ TEST_CASE("frames come out of a ring as they went in, large or small, alone or n
     pass_through(ring, reader,
                  {{frame_kind::chunk, small}, {frame_kind::item_result, large}, {frame_kind::init_done, small}});
   }
-  SECTION("the reader goes on after handing its buffer over") {
+  SECTION("the reader goes on after its buffer was emptied") {
     pass_through(ring, reader, {{frame_kind::item_result, large}});
     pass_through(ring, reader, {{frame_kind::item_result, small}, {frame_kind::item_result, large}});
   }

@@ -5,15 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "result_batch.hpp"
 
 using mpipool::detail::result_batch;
-using mpipool::detail::with_borrowed;
 using mpipool::detail::wire::item_status;
 
 namespace {
@@ -51,24 +48,4 @@ TEST_CASE("a results message that grew past 64 KiB is not kept", "[result_batch]
   const auto next = batch.take();
   CHECK(next.body.capacity() < (std::size_t{64} << 10));
   CHECK(result_count(next.body) == 1);
-}
-
-TEST_CASE("a kept payload is sent from its own memory and reads as if copied in", "[result_batch]") {
-  const std::vector<std::byte> small(8, std::byte{3});
-  auto large = std::make_shared<std::vector<std::byte>>(std::size_t{100} << 10, std::byte{9});
-  result_batch copied;
-  result_batch kept;
-  for (auto* batch : {&copied, &kept}) batch->add(1, 0, item_status::ok, small);
-  copied.add(1, 1, item_status::ok, *large);
-  kept.add(1, 1, item_status::ok, *large, large);
-  for (auto* batch : {&copied, &kept}) batch->add(1, 2, item_status::ok, small);
-  CHECK(kept.bytes() == copied.bytes());
-
-  const auto plain = copied.take();
-  const auto borrowing = kept.take();
-  REQUIRE(borrowing.borrowed.size() == 1);
-  CHECK(borrowing.borrowed[0].bytes.data() == large->data());
-  CHECK(borrowing.body.size() + large->size() == plain.body.size());
-  const auto whole = with_borrowed(borrowing.body, borrowing.borrowed);
-  CHECK(std::ranges::equal(whole.view(), plain.body.view()));
 }

@@ -44,11 +44,6 @@ class borrowed_bytes {
     spans_.push_back({out.size(), bytes, std::move(kept)});
   }
 
-  /// Keeps `bytes`, which `keeper` keeps alive, to be sent as if written at the end of `out` now.
-  void keep(const byte_buffer& out, std::span<const std::byte> bytes, std::shared_ptr<const void> keeper) {
-    spans_.push_back({out.size(), bytes, std::move(keeper)});
-  }
-
   /// Borrowed bytes placed at `offset` of the body or later.
   [[nodiscard]] std::size_t bytes_from(std::size_t offset) const {
     std::size_t sum = 0;

@@ -79,13 +79,6 @@ class byte_buffer {
 
   void clear() { size_ = 0; }
 
-  /// Drops the first `count` bytes without moving the rest: data() moves forward.
-  void drop_front(std::size_t count) {
-    skew_ += count;
-    size_ -= count;
-    capacity_ -= count;
-  }
-
   void reserve(std::size_t wanted) {
     if (wanted <= capacity_) return;
     std::size_t grown = capacity_ < 64 ? 64 : capacity_ * 2;
