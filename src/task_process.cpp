@@ -42,7 +42,6 @@ std::chrono::microseconds idle_spin() {
   return std::chrono::microseconds(task_process_has_own_core() ? 200 : 0);
 }
 
-
 /// Open MPI's handlers print backtraces and talk to the runtime; a task process
 /// must die of its signals plainly, so its rank sees exactly what killed it.
 void reset_signals() {
