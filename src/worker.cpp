@@ -167,8 +167,7 @@ void worker::add_tasks(message& incoming) {
   auto body = std::make_shared<const byte_buffer>(std::move(incoming.body));
   byte_reader reader(body->view());
   std::uint64_t message_id = 0;
-  auto& accepted = accepted_;
-  accepted.clear();
+  accepted_.clear();
   try {
     message_id = reader.get<std::uint64_t>();
     const auto chunks = reader.get<std::uint32_t>();
@@ -180,7 +179,7 @@ void worker::add_tasks(message& incoming) {
       chunk.header.timeout_ms = reader.get<std::int64_t>();
       chunk.header.item_size = reader.get<std::uint32_t>();
       chunk.message = body;
-      accepted.push_back(chunk.header.id);
+      accepted_.push_back(chunk.header.id);
       try {
         chunk.items = reader.get_blob();
       } catch (const serialization_error&) {
@@ -193,8 +192,8 @@ void worker::add_tasks(message& incoming) {
     // Tell the master, so the chunks it cannot get results for fail instead of hanging.
     byte_buffer rejection;
     rejection.put(message_id);
-    rejection.put<std::uint32_t>(static_cast<std::uint32_t>(accepted.size()));
-    for (auto id : accepted) rejection.put(id);
+    rejection.put<std::uint32_t>(static_cast<std::uint32_t>(accepted_.size()));
+    for (auto id : accepted_) rejection.put(id);
     wire::put_string(rejection, e.what());
     master_.send(0, wire::tag_rejected, std::move(rejection));
   }

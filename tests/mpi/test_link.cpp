@@ -14,8 +14,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "link.hpp"
 #include "mpipool/errors.hpp"
