@@ -410,7 +410,9 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
     return true;
   }
   {
+    auto items = spare_items_.take();
     encoded_chunk fresh;
+    fresh.items = std::move(*items);  // a job that cuts or encodes chunks as they leave writes into it
     for (auto it = feeding_.begin(); it != feeding_.end();) {
       const auto record = *it;
       if (record->work->next_chunk(fresh)) {
@@ -421,7 +423,8 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         chunk.count = fresh.count;
         chunk.item_size = fresh.item_size;
         chunk.unsettled = fresh.count;
-        chunk.items = std::make_shared<byte_buffer>(std::move(fresh.items));
+        *items = std::move(fresh.items);
+        chunk.items = std::move(items);
         chunk.adopted = std::move(fresh.adopted);
         chunk.settled.reset(fresh.count);
         record->issued += fresh.count;
@@ -440,6 +443,8 @@ bool manager::next_chunk_for(int worker, std::uint64_t& chunk_id) {
         ++it;  // held back by its consumer (imap); look at the next job
       }
     }
+    *items = std::move(fresh.items);
+    spare_items_.give_back(std::move(items));
   }
   return false;
 }
@@ -759,7 +764,8 @@ void manager::chunk_finished(std::uint64_t chunk_id, chunk_record& chunk) {
     ++state.finished_unmeasured;
   }
   auto node = chunks_.extract(chunk_id);
-  node.mapped() = chunk_record{};  // lets go of the items now
+  spare_items_.give_back(std::move(node.mapped().items));
+  node.mapped() = chunk_record{};  // lets go of the rest now
   if (spare_chunk_nodes_.size() < max_spare_chunk_nodes) spare_chunk_nodes_.push_back(std::move(node));
 }
 

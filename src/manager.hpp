@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "crew.hpp"
+#include "item_buffers.hpp"
 #include "ledger.hpp"
 #include "link.hpp"
 #include "mpipool/detail/job.hpp"
@@ -204,6 +205,7 @@ class manager final : public executor {
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
   std::vector<std::unordered_map<std::uint64_t, chunk_record>::node_type> spare_chunk_nodes_;
   static constexpr std::size_t max_spare_chunk_nodes = 1024;
+  item_buffers spare_items_;
   std::deque<std::uint64_t> retries_;
   std::vector<worker_record> worker_states_;
   double completions_per_us_ = 0;  // sum over workers of 1 / mean_gap_us

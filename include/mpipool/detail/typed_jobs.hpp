@@ -50,7 +50,7 @@ class prepared_chunks {
       return true;
     }
     if (cut_ == packed_.size()) return false;
-    chunk = cut(packed_, cut_, std::min(chunk_bytes_, packed_.size() - cut_), item_size_);
+    cut_into(chunk, packed_, cut_, std::min(chunk_bytes_, packed_.size() - cut_), item_size_);
     cut_ += chunk.items.size() - encoded_chunk::header_room;
     return true;
   }
@@ -60,12 +60,18 @@ class prepared_chunks {
   static encoded_chunk cut(std::span<const std::byte> items, std::size_t offset, std::size_t bytes,
                            std::size_t item_size) {
     encoded_chunk chunk;
+    cut_into(chunk, items, offset, bytes, item_size);
+    return chunk;
+  }
+  /// The same into `chunk`, whose buffer keeps its memory (the engine recycles item buffers).
+  static void cut_into(encoded_chunk& chunk, std::span<const std::byte> items, std::size_t offset,
+                       std::size_t bytes, std::size_t item_size) {
     chunk.first_index = offset / item_size;
     chunk.count = static_cast<std::uint32_t>(bytes / item_size);
     chunk.item_size = static_cast<std::uint32_t>(item_size);
+    chunk.adopted.clear();
     chunk.items.resize(encoded_chunk::header_room);
     chunk.items.append(items.data() + offset, bytes);
-    return chunk;
   }
 
  private:
