@@ -249,7 +249,7 @@ bool link::receive_pending() {
   return found != 0;
 }
 
-std::optional<message> link::receive() {
+std::optional<message> link::receive(next_receive then) {
   // Uncontended but for a sub-pool's slot request (receive_tagged): try, do not wait.
   std::unique_lock lock(receive_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return std::nullopt;
@@ -259,7 +259,7 @@ std::optional<message> link::receive() {
     held_.pop_front();
     return first;
   }
-  return take_arrived();
+  return take_arrived(then);
 }
 
 std::optional<message> link::receive_tagged(int tag) {
@@ -271,7 +271,7 @@ std::optional<message> link::receive_tagged(int tag) {
     return found;
   }
   try {
-    while (auto incoming = take_arrived()) {
+    while (auto incoming = take_arrived(next_receive::post_now)) {
       if (incoming->tag == tag) return incoming;
       held_.push_back(std::move(*incoming));
     }
@@ -283,8 +283,8 @@ std::optional<message> link::receive_tagged(int tag) {
   return std::nullopt;
 }
 
-std::optional<message> link::take_arrived() {
-  if (posted_ == MPI_REQUEST_NULL) post_receive();  // a split message's parts went wrong last time
+std::optional<message> link::take_arrived(next_receive then) {
+  if (posted_ == MPI_REQUEST_NULL) post_receive();  // none since the last message was taken
   int arrived = 0;
   MPI_Status status;
   check(MPI_Test(&posted_, &arrived, &status), "MPI_Test");
@@ -309,7 +309,7 @@ std::optional<message> link::take_arrived() {
   // A split message's parts come next from its sender, under tag_part: the receive
   // posted for any tag must not take them.
   if ((incoming.tag & wire::split_flag) != 0) join_parts(incoming);
-  post_receive();
+  if (then == next_receive::post_now) post_receive();
   return incoming;
 }
 

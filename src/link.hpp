@@ -71,9 +71,14 @@ class link {
   /// True if a message is waiting to be received.
   [[nodiscard]] bool receive_pending();
 
+  /// When the receive that the next message arrives into is posted, after one is taken.
+  enum class next_receive {
+    post_now,  // more messages may be on their way: each would arrive unexpected, and be copied once more
+    post_on_next_look,  // a reply is due first: the MPI_Irecv (~0.1 us) waits until after it is sent
+  };
   /// The next whole message from any remote process, if one has arrived (in the
   /// order they were sent); nothing while another thread receives.
-  std::optional<message> receive();
+  std::optional<message> receive(next_receive then = next_receive::post_now);
   /// The next message with `tag`, if one has arrived; messages before it are kept for
   /// receive(). For a thread that needs one answer while the loop that owns the link
   /// may be blocked in the very task that waits for it (a sub-pool's slot request).
@@ -110,8 +115,8 @@ class link {
                   const std::vector<borrowed_span>& borrowed);
   /// Posts the receive that the next message arrives into.
   void post_receive();
-  /// The message in the posted receive, if one arrived, and posts the next; receive_mutex_ held.
-  std::optional<message> take_arrived();
+  /// The message in the posted receive, if one arrived; receive_mutex_ held.
+  std::optional<message> take_arrived(next_receive then);
   /// Receives the parts that follow a split message's header `incoming` and joins them.
   void join_parts(message& incoming);
 

@@ -531,7 +531,9 @@ bool manager::receive() {
   // Stops after a message that finished a job: its caller may be waiting, and another
   // look for messages first (an empty one costs ~100 ns at MPI_THREAD_MULTIPLE) would delay it.
   for (int n = 0; n < max_messages_per_round && !job_finished_; ++n) {
-    auto incoming = link_.receive();
+    // With at most one chunk out, its results are all that is due: take them first.
+    auto incoming = link_.receive(chunks_.size() <= 1 ? link::next_receive::post_on_next_look
+                                                       : link::next_receive::post_now);
     if (!incoming) break;
     any = true;
     if (incoming->tag == wire::tag_results) {

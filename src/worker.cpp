@@ -108,7 +108,11 @@ worker::session_end worker::serve_session() {
     const bool running_here = runner_->busy() && runner_->mode() == execution::direct;
     if (!running_here || last_step_end - last_probe >= probe_while_busy_every) {
       last_probe = last_step_end;
-      while (auto incoming = master_.receive()) {
+      // A worker with nothing queued answers what arrives before more can come (a
+      // lone apply): the next receive is posted after the reply.
+      const auto then = runner_->busy() || !results_.empty() ? link::next_receive::post_now
+                                                              : link::next_receive::post_on_next_look;
+      while (auto incoming = master_.receive(then)) {
         progressed = true;
         if (auto end = handle(*incoming)) return *end;
         if (incoming->tag == wire::tag_tasks) break;  // run them now; probe again after the step

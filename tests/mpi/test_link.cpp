@@ -144,6 +144,28 @@ TEST_CASE("messages of every size arrive whole: in the posted receive, or split 
   finish_sends(self);
 }
 
+TEST_CASE("messages that arrive while no receive is posted are taken whole and in order", "[link]") {
+  // A receive taken with post_on_next_look leaves none posted until the next look:
+  // everything sent meanwhile arrives unexpected, and must still come out as sent.
+  channel self(own_comm());
+  const std::size_t sizes[] = {100, std::size_t{10} << 10, std::size_t{300} << 10, 7, std::size_t{64} << 10};
+  const auto later = channel::next_receive::post_on_next_look;
+  std::optional<message> first;
+  self.send(0, tag, bytes(sizes[0]));
+  while (!(first = self.receive(later))) self.progress_sends();
+  REQUIRE(first->body.size() == sizes[0]);
+  for (std::size_t i = 1; i < std::size(sizes); ++i) self.send(0, tag + static_cast<int>(i), bytes(sizes[i]));
+  for (std::size_t i = 1; i < std::size(sizes); ++i) {
+    std::optional<message> arrived;
+    while (!(arrived = self.receive(later))) self.progress_sends();
+    CHECK(arrived->tag == tag + static_cast<int>(i));
+    REQUIRE(arrived->body.size() == sizes[i]);
+    CHECK(arrived->body.data()[(sizes[i] - 1) / 4096 * 4096] == static_cast<std::byte>((sizes[i] - 1) / 4096));
+  }
+  finish_sends(self);
+  CHECK_FALSE(self.receive().has_value());
+}
+
 TEST_CASE("receive_tagged takes the first message with its tag and keeps the others in order", "[link]") {
   channel self(own_comm());
   self.send(0, 1, bytes(10));
