@@ -80,20 +80,7 @@ class byte_buffer {
   void clear() { size_ = 0; }
 
   void reserve(std::size_t wanted) {
-    if (wanted <= capacity_) return;
-    std::size_t grown = capacity_ < 64 ? 64 : capacity_ * 2;
-    if (grown < wanted) grown = wanted;
-    std::unique_ptr<std::byte[], block_deleter> fresh;
-    if (grown >= large_blocks::threshold) {
-      std::byte* block = large_blocks::take(grown);
-      fresh = {block, block_deleter{grown}};
-    } else {
-      fresh = {new std::byte[grown], block_deleter{grown}};
-    }
-    if (size_ != 0) std::memcpy(fresh.get(), data(), size_);
-    data_ = std::move(fresh);
-    capacity_ = grown;
-    skew_ = 0;
+    if (wanted > capacity_) [[unlikely]] grow(wanted);
   }
 
   /// New bytes are left uninitialised; the caller overwrites them.
@@ -123,6 +110,24 @@ class byte_buffer {
   }
 
  private:
+  // Out of line, so that put() and append() inline down to a compare and a copy: a
+  // message is written a few bytes at a time, and reserve() was a call each time.
+  [[gnu::noinline]] void grow(std::size_t wanted) {
+    std::size_t grown = capacity_ < 64 ? 64 : capacity_ * 2;
+    if (grown < wanted) grown = wanted;
+    std::unique_ptr<std::byte[], block_deleter> fresh;
+    if (grown >= large_blocks::threshold) {
+      std::byte* block = large_blocks::take(grown);
+      fresh = {block, block_deleter{grown}};
+    } else {
+      fresh = {new std::byte[grown], block_deleter{grown}};
+    }
+    if (size_ != 0) std::memcpy(fresh.get(), data(), size_);
+    data_ = std::move(fresh);
+    capacity_ = grown;
+    skew_ = 0;
+  }
+
   static constexpr std::size_t alignment = 64;
   std::unique_ptr<std::byte[], block_deleter> data_;
   std::size_t skew_ = 0;      // bytes of the block before data()
