@@ -5,6 +5,7 @@
 // Only small buffers are kept (one item of a few numbers takes 52 bytes), so the
 // spares hold at most max_kept x max_bytes = 4 MiB.
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -30,6 +31,8 @@ class item_buffers {
   /// holds a large chunk's buffer until it is sent), it is large, or enough are kept.
   void give_back(std::shared_ptr<byte_buffer> items) {
     if (!items || items.use_count() != 1 || items->capacity() > max_bytes || spare_.size() >= max_kept) return;
+    // use_count() reads relaxed: order our reuse after the release by the link's last holder.
+    std::atomic_thread_fence(std::memory_order_acquire);
     items->clear();
     spare_.push_back(std::move(items));
   }

@@ -243,10 +243,7 @@ bool manager::drive_until(const std::function<bool()>& done, clock::time_point d
   // one of them sees the other. The mutex, taken before the notify, is held by the
   // progress thread until it waits, so the call cannot come too early.
   if (waiting(waits_.fetch_sub(one_waiter)) == 1 && resting_long_.load() && !engine_idle_.load()) {
-    {
-      std::lock_guard lock(mutex_);
-      handed_over_ = true;
-    }
+    { std::lock_guard lock(mutex_); }
     work_cv_.notify_one();
   }
   return finished;
@@ -332,21 +329,27 @@ void manager::run() {
   std::uint64_t waits_seen = 0;  // waits begun when the last rest started
   for (;;) {
     const auto waits = waits_.load();
-    if (waiting(waits) > 0 || begun(waits) != waits_seen) {
-      // A thread drives while it waits, or has come to drive since the last rest began:
-      // rest. The rest grows while waits keep coming: every wake-up takes a core from the
-      // waiter or a worker for microseconds (on 2 cores, a wake-up every 1 ms made one
-      // sequential apply in 1,000 take 20 to 30 us). A waiter that leaves with work out
-      // wakes us only from a long rest: a wake-up costs a system call, too much for every
-      // wait. Work submitted without waiting after a wait that left none out waits for the
-      // rest to end: the cap bounds that.
+    // Rest while a thread drives as it waits, and while the engine is idle between the
+    // waits of a thread that keeps coming back (a loop of apply calls is outside its
+    // waits for a third of each call). The rest grows while it lasts: every wake-up takes
+    // a core from the waiter or a worker for microseconds (on 2 cores, a wake-up every
+    // 1 ms made one sequential apply in 1,000 take 20 to 30 us). It ends early when
+    // nobody waits and work is out, when an imap consumer frees room, and at shutdown;
+    // a waiter that leaves with work out notifies only a long rest (a notify costs a
+    // system call, too much for every wait), a short one ends by itself.
+    if (waiting(waits) > 0 || (begun(waits) != waits_seen && engine_idle_.load())) {
       waits_seen = begun(waits);
       std::unique_lock lock(mutex_);
-      resting_long_.store(rest > min_rest_while_waited);
-      work_cv_.wait_for(lock, rest, [this] { return handed_over_ || shutting_down_; });
-      resting_long_.store(false);
-      rest = std::min(rest * 2, max_rest_while_waited);
-      if (!std::exchange(handed_over_, false) && !shutting_down_) continue;
+      if (!shutting_down_) {
+        resting_long_.store(rest > min_rest_while_waited);
+        work_cv_.wait_for(lock, rest, [this] {
+          return wake_requested_ || shutting_down_ || (waiting(waits_.load()) == 0 && !engine_idle_.load());
+        });
+        resting_long_.store(false);
+        wake_requested_ = false;
+        rest = std::min(rest * 2, max_rest_while_waited);
+        continue;
+      }
     }
     rest = min_rest_while_waited;
     const bool worked = try_progress();

@@ -225,17 +225,14 @@ class manager final : public executor {
   // first to the second while that thread keeps waiting.
   static constexpr std::chrono::milliseconds min_rest_while_waited{1};
   static constexpr std::chrono::milliseconds max_rest_while_waited{4};
-  // Threads driving in drive_until now (low 32 bits) and waits begun so far (high bits),
-  // in one word so that a wait costs one atomic add: the progress thread rests while a
-  // thread waits, and goes on resting while waits keep coming (a loop of apply calls is
-  // outside drive_until for a third of each call).
+  // Threads driving in drive_until now (low 32 bits) and waits begun so far (high bits,
+  // wrapping), in one word so that a wait costs one atomic add (see run()).
   std::atomic<std::uint64_t> waits_{0};
   static constexpr std::uint64_t one_waiter = 1;
   static constexpr std::uint64_t one_wait_begun = std::uint64_t{1} << 32;
   [[nodiscard]] static std::uint64_t waiting(std::uint64_t waits) { return waits & (one_wait_begun - 1); }
   [[nodiscard]] static std::uint64_t begun(std::uint64_t waits) { return waits >> 32; }
   std::atomic<bool> resting_long_{false};  // it rests past min_rest_while_waited
-  bool handed_over_ = false;  // under mutex_: a waiter left with work out, for the progress thread to drive
 
   // Shared with user threads, under mutex_.
   std::mutex mutex_;
