@@ -333,10 +333,11 @@ void manager::run() {
     // waits of a thread that keeps coming back (a loop of apply calls is outside its
     // waits for a third of each call). The rest grows while it lasts: every wake-up takes
     // a core from the waiter or a worker for microseconds (on 2 cores, a wake-up every
-    // 1 ms made one sequential apply in 1,000 take 20 to 30 us). It ends early when
-    // nobody waits and work is out, when an imap consumer frees room, and at shutdown;
-    // a waiter that leaves with work out notifies only a long rest (a notify costs a
-    // system call, too much for every wait), a short one ends by itself.
+    // 1 ms made one sequential apply in 1,000 take 20 to 30 us). It ends at shutdown,
+    // when an imap consumer frees room, and when it finds nobody waiting and work out:
+    // a waiter that leaves work out notifies a long rest (a notify costs a system call,
+    // too much for every wait); otherwise, as for work submitted without a wait after
+    // one, the rest's own end (1 to 4 ms) bounds the delay.
     if (waiting(waits) > 0 || (begun(waits) != waits_seen && engine_idle_.load())) {
       waits_seen = begun(waits);
       std::unique_lock lock(mutex_);
