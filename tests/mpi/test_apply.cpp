@@ -73,6 +73,19 @@ TEST_CASE("callbacks run on the progress thread while the master's own code is b
   CHECK(errored.load());
 }
 
+TEST_CASE("after a loop of waits, a callback still runs while the master's own code is busy", "[apply][async]") {
+  auto pool = static_pool();
+  // Waits that keep coming put the progress thread to rest between them; work left
+  // out with nobody waiting must still end that rest.
+  for (int i = 0; i < 500; ++i) REQUIRE(pool.apply(square, i) == i * i);
+  std::atomic<int> delivered{0};
+  auto later = pool.apply_async(square, 12).then([&](int y) { delivered = y; });
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  volatile double spin = 0;
+  while (delivered.load() == 0 && std::chrono::steady_clock::now() < deadline) spin = spin + 1;
+  CHECK(delivered.load() == 144);
+}
+
 TEST_CASE("a callback attached after completion runs at once", "[apply][async]") {
   auto pool = static_pool();
   auto result = pool.apply_async(square, 3);
