@@ -1,5 +1,7 @@
 #include "frames.hpp"
 
+#include <cstring>
+
 #include "mpipool/detail/byte_reader.hpp"
 
 namespace mpipool::detail {
@@ -17,6 +19,15 @@ void end_frame(byte_buffer& out, std::size_t start) {
 
 bool frame_reader::fill(shm_ring& ring) {
   const bool ended = ring.at_end();  // before reading: what was written before close is then read below
+  // Frames cut before are done with: drop them, keeping only a frame that is still arriving.
+  if (consumed_ == buffer_.size()) {
+    buffer_.clear();
+  } else if (consumed_ != 0) {
+    const std::size_t rest = buffer_.size() - consumed_;
+    std::memmove(buffer_.data(), buffer_.data() + consumed_, rest);
+    buffer_.resize(rest);
+  }
+  consumed_ = 0;
   const std::size_t available = ring.readable();
   if (available != 0) {
     const std::size_t before = buffer_.size();
@@ -26,27 +37,16 @@ bool frame_reader::fill(shm_ring& ring) {
   return !ended;
 }
 
-std::optional<frame> frame_reader::next() {
+std::optional<frame_view> frame_reader::next() {
   const std::size_t available = buffer_.size() - consumed_;
   if (available < frame_header_bytes) return std::nullopt;
   byte_reader header(buffer_.view().subspan(consumed_, frame_header_bytes));
   const auto kind = static_cast<frame_kind>(header.get<std::uint8_t>());
   const auto length = header.get<std::uint64_t>();
   if (available - frame_header_bytes < length) return std::nullopt;
-  frame whole{kind, byte_buffer()};
-  whole.body.append(buffer_.data() + consumed_ + frame_header_bytes, length);
+  const frame_view cut{kind, buffer_.view().subspan(consumed_ + frame_header_bytes, length)};
   consumed_ += frame_header_bytes + length;
-  if (consumed_ == buffer_.size()) {
-    buffer_.clear();
-    consumed_ = 0;
-  } else if (consumed_ > (std::size_t{1} << 20)) {
-    // Move the unread tail to the front so the buffer does not grow for ever.
-    byte_buffer rest;
-    rest.append(buffer_.data() + consumed_, buffer_.size() - consumed_);
-    buffer_ = std::move(rest);
-    consumed_ = 0;
-  }
-  return whole;
+  return cut;
 }
 
 void frame_writer::queue(byte_buffer frames) {
@@ -56,6 +56,10 @@ void frame_writer::queue(byte_buffer frames) {
 
 void frame_writer::flush(shm_ring& ring) {
   std::lock_guard lock(mutex_);
+  flush_locked(ring);
+}
+
+void frame_writer::flush_locked(shm_ring& ring) {
   while (!queue_.empty()) {
     const auto& front = queue_.front();
     const std::size_t wrote = ring.write_some(front.view().subspan(offset_));
@@ -64,6 +68,19 @@ void frame_writer::flush(shm_ring& ring) {
     queue_.pop_front();
     offset_ = 0;
   }
+}
+
+void frame_writer::write(shm_ring& ring, byte_buffer& frames) {
+  std::lock_guard lock(mutex_);
+  flush_locked(ring);
+  const std::size_t wrote = queue_.empty() ? ring.write_some(frames.view()) : 0;
+  if (wrote == frames.size()) {
+    frames.clear();
+    return;
+  }
+  if (queue_.empty()) offset_ = wrote;
+  queue_.push_back(std::move(frames));
+  frames = byte_buffer();
 }
 
 bool frame_writer::pending() const {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 
 #include "mpipool/detail/byte_buffer.hpp"
 #include "shm_ring.hpp"
@@ -30,9 +31,23 @@ enum class frame_kind : std::uint8_t {
 
 inline constexpr std::size_t frame_header_bytes = 1 + sizeof(std::uint64_t);
 
+/// A frame as the reader cut it: its body lies in the reader's buffer, valid until
+/// the reader's next fill(). Handled at once, a frame costs no allocation.
+struct frame_view {
+  frame_kind kind{};
+  std::span<const std::byte> body;
+};
+
+/// A frame kept beyond that (a task process queues the chunks it is sent).
 struct frame {
   frame_kind kind{};
   byte_buffer body;
+
+  static frame copy_of(const frame_view& view) {
+    frame kept{view.kind, byte_buffer()};
+    kept.body.append(view.body.data(), view.body.size());
+    return kept;
+  }
 };
 
 /// Starts a frame in `out`; returns the offset to pass to end_frame once the body is written.
@@ -43,8 +58,9 @@ void end_frame(byte_buffer& out, std::size_t start);
 class frame_reader {
  public:
   /// Takes what the ring holds now; false once the writer closed and all is read.
+  /// Frames cut before are invalid afterwards.
   bool fill(shm_ring& ring);
-  std::optional<frame> next();
+  std::optional<frame_view> next();
 
  private:
   byte_buffer buffer_;
@@ -57,10 +73,16 @@ class frame_writer {
   void queue(byte_buffer frames);
   /// Writes what the ring takes now.
   void flush(shm_ring& ring);
+  /// Writes `frames` behind what is queued: straight into the ring while nothing
+  /// waits and it has room, so a stream of chunks needs no buffer of its own each.
+  /// Leaves `frames` empty; what the ring could not take is queued.
+  void write(shm_ring& ring, byte_buffer& frames);
   [[nodiscard]] bool pending() const;
   void clear();
 
  private:
+  void flush_locked(shm_ring& ring);
+
   mutable std::mutex mutex_;
   std::deque<byte_buffer> queue_;
   std::size_t offset_ = 0;  // already written of queue_.front()

@@ -156,7 +156,7 @@ class supervised_runner final : public runner {
       const bool open = reader_.fill(*child_.from_child) && !child_died();
       while (auto incoming = reader_.next()) {
         if (incoming->kind != frame_kind::init_done) continue;
-        byte_reader in(incoming->body.view());
+        byte_reader in(incoming->body);
         if (in.get<std::uint8_t>() != 0) return;
         std::rethrow_exception(read_error(in.take(in.remaining())));
       }
@@ -177,22 +177,20 @@ class supervised_runner final : public runner {
         if (quota == 0) break;
         if (end - next.begin > quota) end = next.begin + static_cast<std::uint32_t>(quota);
       }
-      byte_buffer out;
-      const auto start = begin_frame(out, frame_kind::chunk);
-      out.put(next.chunk.header.id);
-      out.put(next.chunk.header.task);
-      out.put(next.begin);
-      out.put(end - next.begin);
-      out.put(next.chunk.header.timeout_ms);
-      out.put(next.chunk.header.item_size);
+      const auto start = begin_frame(staged_, frame_kind::chunk);
+      staged_.put(next.chunk.header.id);
+      staged_.put(next.chunk.header.task);
+      staged_.put(next.begin);
+      staged_.put(end - next.begin);
+      staged_.put(next.chunk.header.timeout_ms);
+      staged_.put(next.chunk.header.item_size);
       try {
         const auto items = chunk_items(next.chunk.items, next.chunk.header.item_size).slice(next.begin, end);
-        out.append(items.data(), items.size());
+        staged_.append(items.data(), items.size());
       } catch (const serialization_error&) {
         // A malformed chunk: the task process fails each of its items.
       }
-      end_frame(out, start);
-      writer_.queue(std::move(out));
+      end_frame(staged_, start);
       in_child_.push_back({next.chunk, next.begin, end, next.begin});
       assigned_ += end - next.begin;
       if (end == next.end) {
@@ -202,7 +200,11 @@ class supervised_runner final : public runner {
       }
       fed = true;
     }
-    if (writer_.pending()) writer_.flush(*child_.to_child);
+    if (!staged_.empty()) {
+      writer_.write(*child_.to_child, staged_);
+    } else if (writer_.pending()) {
+      writer_.flush(*child_.to_child);
+    }
     return fed;
   }
 
@@ -212,7 +214,7 @@ class supervised_runner final : public runner {
     while (auto incoming = reader_.next()) {
       any = true;
       if (incoming->kind == frame_kind::item_result) {
-        byte_reader in(incoming->body.view());
+        byte_reader in(incoming->body);
         const auto chunk = in.get<std::uint64_t>();
         const auto item = in.get<std::uint32_t>();
         const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
@@ -220,7 +222,7 @@ class supervised_runner final : public runner {
         results.add(chunk, item, status, payload);
         answered(chunk, item + run_length(status, payload) - 1);
       } else if (incoming->kind != frame_kind::init_done) {
-        broker_->handle(*incoming);  // the running task opened or uses a pool
+        broker_->handle(frame::copy_of(*incoming));  // the running task opened or uses a pool
       }
     }
     return any;
@@ -379,6 +381,7 @@ class supervised_runner final : public runner {
   std::chrono::steady_clock::time_point next_death_check_{};
   frame_reader reader_;
   frame_writer writer_;
+  byte_buffer staged_;  // the chunk frames of one feed_child, kept for its buffer
   std::unique_ptr<proxy_broker> broker_;
   std::deque<span_of_items> pending_;
   std::deque<span_of_items> in_child_;

@@ -214,7 +214,7 @@ void task_process::pump(std::chrono::microseconds timeout) {
     chunks_since_wait_ = 0;
   }
   const bool open = reader_.fill(from_rank_);
-  while (auto incoming = reader_.next()) dispatch(std::move(*incoming));
+  while (auto incoming = reader_.next()) dispatch(frame::copy_of(*incoming));  // kept: a task may pump again
   if (!open) leave(0);  // the rank closed our input: recycle, session end, or the rank is gone
 }
 

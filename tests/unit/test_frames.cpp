@@ -67,3 +67,63 @@ TEST_CASE("frames come out of a ring as they went in, large or small, alone or n
   }
   CHECK_FALSE(reader.next());
 }
+
+TEST_CASE("a frame that arrives in pieces is cut once it is whole, behind frames already read", "[frames]") {
+  shm_ring ring(std::size_t{64} << 10);
+  frame_reader reader;
+  const auto small = pattern(100, 3);
+  const auto large = pattern(std::size_t{200} << 10, 4);  // three times the ring
+  byte_buffer out;
+  for (const auto* body : {&small, &large}) {
+    const auto start = mpipool::detail::begin_frame(out, frame_kind::item_result);
+    out.append(body->data(), body->size());
+    mpipool::detail::end_frame(out, start);
+  }
+  auto left = out.view();
+  std::vector<std::vector<std::byte>> bodies;
+  while (!left.empty()) {
+    left = left.subspan(ring.write_some(left));
+    REQUIRE(reader.fill(ring));
+    while (auto incoming = reader.next()) bodies.emplace_back(incoming->body.begin(), incoming->body.end());
+  }
+  REQUIRE(bodies.size() == 2);
+  CHECK(bodies[0] == small);
+  CHECK(bodies[1] == large);
+}
+
+TEST_CASE("frame_writer::write goes straight into the ring, and behind what is queued once it is full",
+          "[frames]") {
+  shm_ring ring(std::size_t{64} << 10);
+  mpipool::detail::frame_writer writer;
+  frame_reader reader;
+  const auto first = pattern(std::size_t{40} << 10, 5);
+  const auto second = pattern(std::size_t{40} << 10, 6);
+  auto framed = [](const std::vector<std::byte>& body) {
+    byte_buffer out;
+    const auto start = mpipool::detail::begin_frame(out, frame_kind::chunk);
+    out.append(body.data(), body.size());
+    mpipool::detail::end_frame(out, start);
+    return out;
+  };
+
+  auto staged = framed(first);
+  writer.write(ring, staged);
+  CHECK(staged.empty());
+  CHECK_FALSE(writer.pending());  // the ring took it all
+
+  staged = framed(second);
+  writer.write(ring, staged);
+  CHECK(staged.empty());
+  CHECK(writer.pending());  // only part of it fit
+
+  std::vector<std::vector<std::byte>> bodies;
+  for (int round = 0; round < 10 && bodies.size() < 2; ++round) {
+    REQUIRE(reader.fill(ring));
+    while (auto incoming = reader.next()) bodies.emplace_back(incoming->body.begin(), incoming->body.end());
+    writer.flush(ring);
+  }
+  REQUIRE(bodies.size() == 2);
+  CHECK(bodies[0] == first);
+  CHECK(bodies[1] == second);
+  CHECK_FALSE(writer.pending());
+}
