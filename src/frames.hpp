@@ -18,6 +18,7 @@ namespace mpipool::detail {
 enum class frame_kind : std::uint8_t {
   // rank -> task process
   chunk = 1,          // [u64 chunk][u32 task][u32 first item][u32 count][i64 timeout ms][u32 item size][items]
+  chunk_shared = 4,   // as chunk, but [u64 offset][u64 bytes] of the items in the shared arena instead of them
   proxy_opened = 10,  // [u32 proxy][u8 ok][u32 workers | error record]
   proxy_result = 11,  // [u32 proxy][u64 job][u64 index][u8 status][payload]
   // task process -> rank

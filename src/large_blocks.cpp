@@ -4,8 +4,11 @@
 
 #include <map>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "shared_arena.hpp"
 
 namespace mpipool::detail {
 
@@ -27,9 +30,18 @@ std::size_t kept_bytes = 0;
   return true;
 }();
 
+void free_block(std::byte* block, std::size_t size) {
+  if (shared_arena::contains({block, size})) {
+    shared_arena::release(block, size);
+  } else {
+    delete[] block;
+  }
+}
+
 }  // namespace
 
 std::byte* large_blocks::take(std::size_t& size) {
+  const bool shared = shared_arena::serving();
   {
     std::lock_guard lock(kept_mutex);
     // The smallest kept block that fits, if it wastes less than half of itself.
@@ -42,18 +54,58 @@ std::byte* large_blocks::take(std::size_t& size) {
       return block;
     }
   }
+  if (shared) {
+    if (std::byte* block = shared_arena::allocate(size)) return block;
+  }
   return new std::byte[size];
 }
 
 void large_blocks::give_back(std::byte* block, std::size_t size) {
+  const bool in_arena = shared_arena::contains({block, size});
+  const bool shared = shared_arena::serving();
+  if (in_arena && !shared) return;  // a task process: the block is its rank's
+  if (!in_arena && shared) {
+    // Kept, it would be taken again where an arena block is wanted.
+    delete[] block;
+    return;
+  }
+  std::vector<std::pair<std::size_t, std::byte*>> evicted;
+  {
+    std::lock_guard lock(kept_mutex);
+    kept.emplace(size, block);
+    kept_bytes += size;
+    while (kept_bytes > max_kept_bytes || kept.size() > max_kept_blocks) {
+      auto largest = std::prev(kept.end());  // the biggest goes first: it is the least likely fit
+      kept_bytes -= largest->first;
+      evicted.emplace_back(largest->first, largest->second);
+      kept.erase(largest);
+    }
+  }
+  for (auto [bytes, evict] : evicted) free_block(evict, bytes);
+}
+
+void large_blocks::use_shared_arena() {
+  if (!shared_arena::open()) return;
+  // Blocks kept from before are not in the arena: let them go.
+  std::multimap<std::size_t, std::byte*> before;
+  {
+    std::lock_guard lock(kept_mutex);
+    before.swap(kept);
+    kept_bytes = 0;
+  }
+  for (auto [bytes, block] : before) free_block(block, bytes);
+}
+
+void large_blocks::leave_shared_arena() {
+  shared_arena::enter_task_process();
   std::lock_guard lock(kept_mutex);
-  kept.emplace(size, block);
-  kept_bytes += size;
-  while (kept_bytes > max_kept_bytes || kept.size() > max_kept_blocks) {
-    auto largest = std::prev(kept.end());  // the biggest goes first: it is the least likely fit
-    kept_bytes -= largest->first;
-    delete[] largest->second;
-    kept.erase(largest);
+  for (auto it = kept.begin(); it != kept.end();) {
+    if (shared_arena::contains({it->second, it->first})) {
+      kept_bytes -= it->first;
+      it = kept.erase(it);  // the rank's, and read-only here
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -24,6 +24,7 @@
 #include "mpipool/task.hpp"
 #include "proxy_broker.hpp"
 #include "runner.hpp"
+#include "shared_arena.hpp"
 #include "task_process.hpp"
 
 namespace mpipool::detail {
@@ -55,6 +56,7 @@ class supervised_runner final : public runner {
     static std::once_flag ignore_sigpipe;
     // A task process that dies mid-write must not take the rank with it.
     std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
+    large_blocks::use_shared_arena();  // before the first fork
   }
   ~supervised_runner() override { stop_child(true); }
   supervised_runner(const supervised_runner&) = delete;
@@ -177,20 +179,7 @@ class supervised_runner final : public runner {
         if (quota == 0) break;
         if (end - next.begin > quota) end = next.begin + static_cast<std::uint32_t>(quota);
       }
-      const auto start = begin_frame(staged_, frame_kind::chunk);
-      staged_.put(next.chunk.header.id);
-      staged_.put(next.chunk.header.task);
-      staged_.put(next.begin);
-      staged_.put(end - next.begin);
-      staged_.put(next.chunk.header.timeout_ms);
-      staged_.put(next.chunk.header.item_size);
-      try {
-        const auto items = chunk_items(next.chunk.items, next.chunk.header.item_size).slice(next.begin, end);
-        staged_.append(items.data(), items.size());
-      } catch (const serialization_error&) {
-        // A malformed chunk: the task process fails each of its items.
-      }
-      end_frame(staged_, start);
+      stage_chunk(next.chunk, next.begin, end);
       in_child_.push_back({next.chunk, next.begin, end, next.begin});
       assigned_ += end - next.begin;
       if (end == next.end) {
@@ -206,6 +195,32 @@ class supervised_runner final : public runner {
       writer_.flush(*child_.to_child);
     }
     return fed;
+  }
+
+  /// Frames items [begin, end) of `chunk` for the task process: large items that MPI
+  /// put in the shared arena by their place there, others by copy.
+  void stage_chunk(const task_chunk& chunk, std::uint32_t begin, std::uint32_t end) {
+    std::span<const std::byte> items;
+    try {
+      items = chunk_items(chunk.items, chunk.header.item_size).slice(begin, end);
+    } catch (const serialization_error&) {
+      // A malformed chunk: no items go, and the task process fails each of them.
+    }
+    const bool in_place = items.size() >= large_blocks::threshold && shared_arena::contains(items);
+    const auto start = begin_frame(staged_, in_place ? frame_kind::chunk_shared : frame_kind::chunk);
+    staged_.put(chunk.header.id);
+    staged_.put(chunk.header.task);
+    staged_.put(begin);
+    staged_.put(end - begin);
+    staged_.put(chunk.header.timeout_ms);
+    staged_.put(chunk.header.item_size);
+    if (in_place) {
+      staged_.put<std::uint64_t>(shared_arena::offset_of(items.data()));
+      staged_.put<std::uint64_t>(items.size());
+    } else {
+      staged_.append(items.data(), items.size());
+    }
+    end_frame(staged_, start);
   }
 
   bool read_child(result_batch& results) {

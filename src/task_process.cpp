@@ -19,6 +19,7 @@
 #include "packed_run.hpp"
 #include "proxy_executor.hpp"
 #include "runner.hpp"
+#include "shared_arena.hpp"
 
 namespace mpipool::detail {
 
@@ -119,6 +120,7 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
         nullptr);
     ::close(alive[0]);
     close_inherited_descriptors(alive[1], alive[1]);  // its write end stays open until it dies
+    large_blocks::leave_shared_arena();
     handle.to_child->map_in();  // a fork leaves shared pages to fault again
     handle.from_child->map_in();
     if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
@@ -219,7 +221,7 @@ void task_process::pump(std::chrono::microseconds timeout) {
 }
 
 void task_process::dispatch(frame incoming) {
-  if (incoming.kind == frame_kind::chunk) {
+  if (incoming.kind == frame_kind::chunk || incoming.kind == frame_kind::chunk_shared) {
     chunks_.push_back(std::move(incoming));
     return;
   }
@@ -279,7 +281,7 @@ void task_process::run_chunk(const frame& chunk) {
   const auto count = in.get<std::uint32_t>();
   const auto timeout_ms = in.get<std::int64_t>();
   const auto item_size = in.get<std::uint32_t>();
-  const auto items = in.take(in.remaining());
+  const auto items = chunk.kind == frame_kind::chunk_shared ? shared_items(in) : in.take(in.remaining());
   const task_entry* entry = registry::instance().find(task);
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
@@ -311,6 +313,13 @@ void task_process::run_chunk(const frame& chunk) {
     end_frame(results_, start);
     flush_if_due();
   }
+}
+
+std::span<const std::byte> task_process::shared_items(byte_reader& in) {
+  const auto offset = in.get<std::uint64_t>();
+  const auto size = in.get<std::uint64_t>();
+  // Out of the arena (a corrupt frame): no items, so each item fails as malformed.
+  return shared_arena::bytes_at(offset, size).value_or(std::span<const std::byte>{});
 }
 
 std::size_t task_process::begin_result(std::uint64_t chunk_id, std::uint32_t item) {

@@ -10,7 +10,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 
+#include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/errors.hpp"
 #include "frames.hpp"
 #include "progress_board.hpp"
@@ -71,6 +73,8 @@ class task_process {
 
   void dispatch(frame incoming);
   void run_chunk(const frame& chunk);
+  /// The items of a chunk_shared frame, read where the rank received them.
+  static std::span<const std::byte> shared_items(byte_reader& in);
   /// Starts a result frame: [u64 chunk][u32 item], status and payload to follow;
   /// returns the offset end_frame() needs.
   std::size_t begin_result(std::uint64_t chunk_id, std::uint32_t item);

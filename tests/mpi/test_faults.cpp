@@ -65,6 +65,34 @@ TEST_CASE("1% of 1000 tasks crash in every way; exactly those fail, with their s
   CHECK(pool.apply(square, 7) == 49);  // still at full strength
 }
 
+TEST_CASE("a crash inside a large chunk, read where MPI put it, fails only its item", "[faults][large]") {
+  // Chunks of 80 KB: the task process reads their items in the rank's shared arena.
+  // Three of them crash (SIGSEGV), one in each chunk, the first early in its block.
+  std::vector<int> xs;
+  for (int x = 0; xs.size() < 60000; ++x) {
+    if (!chosen_to_crash(x)) xs.push_back(x);
+  }
+  std::vector<int> crashers;
+  for (int x = 0; crashers.size() < 3; ++x) {
+    if (chosen_to_crash(x) && crash_kind(x) == 0) crashers.push_back(x);
+  }
+  const std::size_t at[3] = {5, 20000 + 9999, 59999};
+  for (int i = 0; i < 3; ++i) xs[at[i]] = crashers[static_cast<std::size_t>(i)];
+  auto pool = static_pool();
+  const auto outcomes = pool.map_outcomes(double_or_crash, xs, {.chunksize = 20000});
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const bool crasher = i == at[0] || i == at[1] || i == at[2];
+    if (!crasher) {
+      REQUIRE(outcomes[i].ok());
+      REQUIRE(outcomes[i].value() == 2 * xs[i]);
+      continue;
+    }
+    REQUIRE_FALSE(outcomes[i].ok());
+    CHECK_THROWS_AS(std::rethrow_exception(outcomes[i].error()), mpipool::worker_lost);
+  }
+  CHECK(pool.apply(square, 7) == 49);
+}
+
 TEST_CASE("with retries=2, tasks that crash only on their first attempt all succeed", "[faults][retries]") {
   scratch_dir markers;
   mpipool::pool_options options;

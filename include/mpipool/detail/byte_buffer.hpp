@@ -19,6 +19,11 @@ struct large_blocks {
   /// A block of at least `size` bytes; sets `size` to what it holds.
   static std::byte* take(std::size_t& size);
   static void give_back(std::byte* block, std::size_t size);
+  /// A supervised worker rank: new blocks come from the memory it shares with its
+  /// task processes (shared_arena), so that they read large chunks in place.
+  static void use_shared_arena();
+  /// In a task process after its fork: blocks in the shared arena are its rank's.
+  static void leave_shared_arena();
 };
 
 struct block_deleter {
