@@ -37,15 +37,21 @@ bool frame_reader::fill(shm_ring& ring) {
   return !ended;
 }
 
-std::optional<frame_view> frame_reader::next() {
-  const std::size_t available = buffer_.size() - consumed_;
-  if (available < frame_header_bytes) return std::nullopt;
-  byte_reader header(buffer_.view().subspan(consumed_, frame_header_bytes));
+std::optional<frame_view> cut_frame(std::span<const std::byte>& bytes) {
+  if (bytes.size() < frame_header_bytes) return std::nullopt;
+  byte_reader header(bytes.first(frame_header_bytes));
   const auto kind = static_cast<frame_kind>(header.get<std::uint8_t>());
   const auto length = header.get<std::uint64_t>();
-  if (available - frame_header_bytes < length) return std::nullopt;
-  const frame_view cut{kind, buffer_.view().subspan(consumed_ + frame_header_bytes, length)};
-  consumed_ += frame_header_bytes + length;
+  if (bytes.size() - frame_header_bytes < length) return std::nullopt;
+  const frame_view cut{kind, bytes.subspan(frame_header_bytes, length)};
+  bytes = bytes.subspan(frame_header_bytes + length);
+  return cut;
+}
+
+std::optional<frame_view> frame_reader::next() {
+  auto unread = buffer_.view().subspan(consumed_);
+  const auto cut = cut_frame(unread);
+  if (cut) consumed_ = buffer_.size() - unread.size();
   return cut;
 }
 

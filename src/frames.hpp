@@ -18,11 +18,13 @@ namespace mpipool::detail {
 enum class frame_kind : std::uint8_t {
   // rank -> task process
   chunk = 1,          // [u64 chunk][u32 task][u32 first item][u32 count][i64 timeout ms][u32 item size][items]
-  chunk_shared = 4,   // as chunk, but [u64 offset][u64 bytes] of the items in the shared arena instead of them
+  chunk_shared = 4,   // as chunk, but [u64 offset][u64 bytes] of the items in the rank's arena instead of them
+  results_release = 12,  // [u64 offset]: the rank is done with these results_shared
   proxy_opened = 10,  // [u32 proxy][u8 ok][u32 workers | error record]
   proxy_result = 11,  // [u32 proxy][u64 job][u64 index][u8 status][payload]
   // task process -> rank
   item_result = 2,   // [u64 chunk][u32 item][u8 status][payload]
+  results_shared = 5,  // [u64 offset][u64 bytes]: item_result frames in the task process's arena
   init_done = 3,     // [u8 ok][error record]
   proxy_open = 20,   // [u32 proxy][u32 workers][options]
   proxy_submit = 21, // [u32 proxy][u64 job][u32 task][i32 retries][i64 timeout ms][u64 first index][u32 count]
@@ -54,6 +56,9 @@ struct frame {
 /// Starts a frame in `out`; returns the offset to pass to end_frame once the body is written.
 std::size_t begin_frame(byte_buffer& out, frame_kind kind);
 void end_frame(byte_buffer& out, std::size_t start);
+
+/// Cuts the first whole frame off `bytes`; nothing if they do not hold one.
+std::optional<frame_view> cut_frame(std::span<const std::byte>& bytes);
 
 /// Collects bytes from a ring and cuts them into frames.
 class frame_reader {

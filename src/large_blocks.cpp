@@ -30,9 +30,17 @@ std::size_t kept_bytes = 0;
   return true;
 }();
 
+/// Which arena holds a block, if any.
+shared_arena* arena_of(std::byte* block, std::size_t size) {
+  for (auto* arena : {&shared_arena::of_rank(), &shared_arena::of_task_process()}) {
+    if (arena->contains({block, size})) return arena;
+  }
+  return nullptr;
+}
+
 void free_block(std::byte* block, std::size_t size) {
-  if (shared_arena::contains({block, size})) {
-    shared_arena::release(block, size);
+  if (auto* arena = arena_of(block, size)) {
+    arena->release(block, size);  // does nothing in an arena this process does not serve
   } else {
     delete[] block;
   }
@@ -41,7 +49,6 @@ void free_block(std::byte* block, std::size_t size) {
 }  // namespace
 
 std::byte* large_blocks::take(std::size_t& size) {
-  const bool shared = shared_arena::serving();
   {
     std::lock_guard lock(kept_mutex);
     // The smallest kept block that fits, if it wastes less than half of itself.
@@ -54,17 +61,17 @@ std::byte* large_blocks::take(std::size_t& size) {
       return block;
     }
   }
-  if (shared) {
-    if (std::byte* block = shared_arena::allocate(size)) return block;
+  if (auto* arena = shared_arena::serving()) {
+    if (std::byte* block = arena->allocate(size)) return block;
   }
   return new std::byte[size];
 }
 
 void large_blocks::give_back(std::byte* block, std::size_t size) {
-  const bool in_arena = shared_arena::contains({block, size});
-  const bool shared = shared_arena::serving();
-  if (in_arena && !shared) return;  // a task process: the block is its rank's
-  if (!in_arena && shared) {
+  auto* serving = shared_arena::serving();
+  auto* arena = arena_of(block, size);
+  if (arena != nullptr && arena != serving) return;  // the other side's block
+  if (serving != nullptr && arena == nullptr) {
     // Kept, it would be taken again where an arena block is wanted.
     delete[] block;
     return;
@@ -85,7 +92,10 @@ void large_blocks::give_back(std::byte* block, std::size_t size) {
 }
 
 void large_blocks::use_shared_arena() {
-  if (!shared_arena::open()) return;
+  auto& own = shared_arena::of_rank();
+  if (shared_arena::serving() == &own) return;
+  if (!own.open() || !shared_arena::of_task_process().open()) return;
+  own.serve();
   // Blocks kept from before are not in the arena: let them go.
   std::multimap<std::size_t, std::byte*> before;
   {
@@ -97,16 +107,19 @@ void large_blocks::use_shared_arena() {
 }
 
 void large_blocks::leave_shared_arena() {
-  shared_arena::enter_task_process();
-  std::lock_guard lock(kept_mutex);
-  for (auto it = kept.begin(); it != kept.end();) {
-    if (shared_arena::contains({it->second, it->first})) {
-      kept_bytes -= it->first;
-      it = kept.erase(it);  // the rank's, and read-only here
-    } else {
-      ++it;
-    }
+  auto& rank = shared_arena::of_rank();
+  if (shared_arena::serving() != &rank) return;  // the rank serves no arena: neither do we
+  rank.read_only();
+  shared_arena::of_task_process().serve();
+  // None of the kept blocks is in this process's arena: the rank's are read-only
+  // here, and the others would keep large results out of the arena.
+  std::multimap<std::size_t, std::byte*> before;
+  {
+    std::lock_guard lock(kept_mutex);
+    before.swap(kept);
+    kept_bytes = 0;
   }
+  for (auto [bytes, block] : before) free_block(block, bytes);
 }
 
 }  // namespace mpipool::detail

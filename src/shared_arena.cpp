@@ -5,10 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <iterator>
-#include <map>
-#include <mutex>
 
 namespace mpipool::detail {
 
@@ -19,28 +16,14 @@ namespace {
 constexpr std::size_t largest_arena = std::size_t{1} << 34;
 constexpr std::size_t smallest_arena = std::size_t{1} << 30;
 
-struct arena_state {
-  std::byte* base = nullptr;
-  std::size_t size = 0;
-  bool serving = false;
-  std::map<std::size_t, std::size_t> free;  // offset -> bytes, never two adjacent
-};
-
-std::mutex arena_mutex;
-arena_state arena;
-// The mapping, once open, for the lookups that take no lock (contains, bytes_at).
-// Published after the size; never changed afterwards.
-std::atomic<std::byte*> published_base{nullptr};
-std::size_t published_size = 0;
-
-// As with large_blocks: a fork while another thread allocates must not leave the
-// child a locked mutex.
-[[maybe_unused]] const bool fork_safe = [] {
-  ::pthread_atfork([] { arena_mutex.lock(); }, [] { arena_mutex.unlock(); }, [] { arena_mutex.unlock(); });
-  return true;
-}();
+std::atomic<shared_arena*> serving_arena{nullptr};
 
 std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+std::size_t whole_pages(std::size_t bytes) {
+  const std::size_t page = page_size();
+  return (bytes + page - 1) / page * page;
+}
 
 bool address_space_limited() {
   rlimit limit{};
@@ -49,88 +32,124 @@ bool address_space_limited() {
 
 }  // namespace
 
+// As with large_blocks: a fork while another thread allocates must not leave the
+// child a locked mutex.
+void lock_arenas_for_fork() {
+  shared_arena::of_rank().mutex_.lock();
+  shared_arena::of_task_process().mutex_.lock();
+}
+
+void unlock_arenas_after_fork() {
+  shared_arena::of_task_process().mutex_.unlock();
+  shared_arena::of_rank().mutex_.unlock();
+}
+
+shared_arena& shared_arena::of_rank() {
+  static shared_arena arena;
+  return arena;
+}
+
+shared_arena& shared_arena::of_task_process() {
+  static shared_arena arena;
+  return arena;
+}
+
+shared_arena* shared_arena::serving() { return serving_arena.load(std::memory_order_acquire); }
+
 bool shared_arena::open() {
-  std::lock_guard lock(arena_mutex);
-  if (arena.base != nullptr || address_space_limited()) return false;
+  static const bool fork_safe = [] {
+    ::pthread_atfork(lock_arenas_for_fork, unlock_arenas_after_fork, unlock_arenas_after_fork);
+    return true;
+  }();
+  static_cast<void>(fork_safe);
+  std::lock_guard lock(mutex_);
+  if (base_.load() != nullptr) return true;
+  if (address_space_limited()) return false;
   for (std::size_t size = largest_arena; size >= smallest_arena; size /= 4) {
     void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (memory == MAP_FAILED) continue;
-    arena.base = static_cast<std::byte*>(memory);
-    arena.size = size;
-    arena.serving = true;
-    arena.free = {{0, size}};
-    published_size = size;
-    published_base.store(arena.base, std::memory_order_release);
+    size_ = size;
+    base_.store(static_cast<std::byte*>(memory), std::memory_order_release);
     return true;
   }
   return false;
 }
 
-void shared_arena::enter_task_process() {
-  std::lock_guard lock(arena_mutex);
-  if (arena.base == nullptr) return;
-  ::mprotect(arena.base, arena.size, PROT_READ);
-  arena.serving = false;
-  arena.free.clear();
+void shared_arena::serve() {
+  std::lock_guard lock(mutex_);
+  if (base_.load() == nullptr) return;
+  serving_ = true;
+  free_ = {{0, size_}};
+  serving_arena.store(this, std::memory_order_release);
 }
 
-bool shared_arena::serving() {
-  std::lock_guard lock(arena_mutex);
-  return arena.serving;
+void shared_arena::read_only() {
+  std::lock_guard lock(mutex_);
+  if (base_.load() == nullptr) return;
+  ::mprotect(base_.load(), size_, PROT_READ);
+  serving_ = false;
+  free_.clear();
+  if (serving_arena.load() == this) serving_arena.store(nullptr, std::memory_order_release);
+}
+
+void shared_arena::discard_all() {
+  std::lock_guard lock(mutex_);
+  if (base_.load() != nullptr) ::madvise(base_.load(), size_, MADV_REMOVE);
 }
 
 std::byte* shared_arena::allocate(std::size_t& size) {
-  const std::size_t page = page_size();
-  size = (size + page - 1) / page * page;
-  std::lock_guard lock(arena_mutex);
-  if (!arena.serving) return nullptr;
-  for (auto it = arena.free.begin(); it != arena.free.end(); ++it) {
+  size = whole_pages(size);
+  std::lock_guard lock(mutex_);
+  if (!serving_) return nullptr;
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
     if (it->second < size) continue;
     const auto [offset, room] = *it;
-    arena.free.erase(it);
-    if (room > size) arena.free.emplace(offset + size, room - size);
-    return arena.base + offset;
+    free_.erase(it);
+    if (room > size) free_.emplace(offset + size, room - size);
+    return base_.load() + offset;
   }
   return nullptr;
 }
 
 void shared_arena::release(std::byte* block, std::size_t size) {
-  const std::size_t page = page_size();
-  size = (size + page - 1) / page * page;
-  std::lock_guard lock(arena_mutex);
-  if (!arena.serving) return;  // a task process: the block is its rank's
+  size = whole_pages(size);
+  std::lock_guard lock(mutex_);
+  if (!serving_) return;  // the block is the other side's
   // The pages go back now; the range reads as zeros when it is handed out again.
   ::madvise(block, size, MADV_REMOVE);
-  auto offset = static_cast<std::size_t>(block - arena.base);
-  auto next = arena.free.lower_bound(offset);
-  if (next != arena.free.end() && offset + size == next->first) {
-    size += next->second;
-    next = arena.free.erase(next);
+  const auto offset = static_cast<std::size_t>(block - base_.load());
+  std::size_t joined = size;
+  auto next = free_.lower_bound(offset);
+  if (next != free_.end() && offset + joined == next->first) {
+    joined += next->second;
+    next = free_.erase(next);
   }
-  if (next != arena.free.begin()) {
+  if (next != free_.begin()) {
     auto before = std::prev(next);
     if (before->first + before->second == offset) {
-      before->second += size;
+      before->second += joined;
       return;
     }
   }
-  arena.free.emplace_hint(next, offset, size);
+  free_.emplace_hint(next, offset, joined);
 }
 
-bool shared_arena::contains(std::span<const std::byte> bytes) {
-  const std::byte* base = published_base.load(std::memory_order_acquire);
-  if (base == nullptr || bytes.data() < base) return false;
-  const auto offset = static_cast<std::size_t>(bytes.data() - base);
-  return offset <= published_size && bytes.size() <= published_size - offset;
+bool shared_arena::contains(std::span<const std::byte> bytes) const {
+  // As addresses: the bytes may belong to any allocation, not only to the arena.
+  const auto base = reinterpret_cast<std::uintptr_t>(base_.load(std::memory_order_acquire));
+  const auto at = reinterpret_cast<std::uintptr_t>(bytes.data());
+  if (base == 0 || at < base) return false;
+  const std::size_t offset = at - base;
+  return offset <= size_ && bytes.size() <= size_ - offset;
 }
 
-std::uint64_t shared_arena::offset_of(const std::byte* at) {
-  return static_cast<std::uint64_t>(at - published_base.load(std::memory_order_acquire));
+std::uint64_t shared_arena::offset_of(const std::byte* at) const {
+  return static_cast<std::uint64_t>(at - base_.load(std::memory_order_acquire));
 }
 
-std::optional<std::span<const std::byte>> shared_arena::bytes_at(std::uint64_t offset, std::uint64_t size) {
-  const std::byte* base = published_base.load(std::memory_order_acquire);
-  if (base == nullptr || offset > published_size || size > published_size - offset) return std::nullopt;
+std::optional<std::span<const std::byte>> shared_arena::bytes_at(std::uint64_t offset, std::uint64_t size) const {
+  const std::byte* base = base_.load(std::memory_order_acquire);
+  if (base == nullptr || offset > size_ || size > size_ - offset) return std::nullopt;
   return std::span<const std::byte>(base + offset, static_cast<std::size_t>(size));
 }
 

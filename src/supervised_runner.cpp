@@ -206,7 +206,8 @@ class supervised_runner final : public runner {
     } catch (const serialization_error&) {
       // A malformed chunk: no items go, and the task process fails each of them.
     }
-    const bool in_place = items.size() >= large_blocks::threshold && shared_arena::contains(items);
+    const auto& rank_arena = shared_arena::of_rank();
+    const bool in_place = items.size() >= large_blocks::threshold && rank_arena.contains(items);
     const auto start = begin_frame(staged_, in_place ? frame_kind::chunk_shared : frame_kind::chunk);
     staged_.put(chunk.header.id);
     staged_.put(chunk.header.task);
@@ -215,7 +216,7 @@ class supervised_runner final : public runner {
     staged_.put(chunk.header.timeout_ms);
     staged_.put(chunk.header.item_size);
     if (in_place) {
-      staged_.put<std::uint64_t>(shared_arena::offset_of(items.data()));
+      staged_.put<std::uint64_t>(rank_arena.offset_of(items.data()));
       staged_.put<std::uint64_t>(items.size());
     } else {
       staged_.append(items.data(), items.size());
@@ -229,18 +230,47 @@ class supervised_runner final : public runner {
     while (auto incoming = reader_.next()) {
       any = true;
       if (incoming->kind == frame_kind::item_result) {
-        byte_reader in(incoming->body);
-        const auto chunk = in.get<std::uint64_t>();
-        const auto item = in.get<std::uint32_t>();
-        const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
-        const auto payload = in.take(in.remaining());
-        results.add(chunk, item, status, payload);
-        answered(chunk, item + run_length(status, payload) - 1);
+        take_result(incoming->body, results);
+      } else if (incoming->kind == frame_kind::results_shared) {
+        take_lent_results(incoming->body, results);
       } else if (incoming->kind != frame_kind::init_done) {
         broker_->handle(frame::copy_of(*incoming));  // the running task opened or uses a pool
       }
     }
     return any;
+  }
+
+  void take_result(std::span<const std::byte> body, result_batch& results) {
+    byte_reader in(body);
+    const auto chunk = in.get<std::uint64_t>();
+    const auto item = in.get<std::uint32_t>();
+    const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
+    const auto payload = in.take(in.remaining());
+    results.add(chunk, item, status, payload);
+    answered(chunk, item + run_length(status, payload) - 1);
+  }
+
+  /// Result frames the task process wrote in its arena: read there, then released.
+  void take_lent_results(std::span<const std::byte> body, result_batch& results) {
+    byte_reader in(body);
+    const auto offset = in.get<std::uint64_t>();
+    const auto size = in.get<std::uint64_t>();
+    const auto lent = shared_arena::of_task_process().bytes_at(offset, size);
+    if (!lent) {
+      // Not in its arena: a task wrote over the task process's memory. Replaced, it
+      // fails the item it was running and reruns the rest (watch_child).
+      ::kill(child_.pid, SIGKILL);
+      return;
+    }
+    auto frames = *lent;
+    while (auto result = cut_frame(frames)) {
+      if (result->kind == frame_kind::item_result) take_result(result->body, results);
+    }
+    byte_buffer release;
+    const auto start = begin_frame(release, frame_kind::results_release);
+    release.put(offset);
+    end_frame(release, start);
+    writer_.queue(std::move(release));  // feed_child sends it
   }
 
   void answered(std::uint64_t chunk, std::uint32_t item) {
@@ -378,6 +408,7 @@ class supervised_runner final : public runner {
     if (broker_) broker_->close_all(kill);
     if (child_.to_child) child_.to_child->close();  // end of input: an idle task process exits
     reap(kill);
+    shared_arena::of_task_process().discard_all();  // its results were read: the pages go back
     if (child_.alive >= 0) ::close(child_.alive);
     child_.alive = -1;
     child_.to_child.reset();

@@ -226,6 +226,10 @@ void task_process::dispatch(frame incoming) {
     return;
   }
   byte_reader in(incoming.body.view());
+  if (incoming.kind == frame_kind::results_release) {
+    lent_.erase(in.get<std::uint64_t>());  // its block goes back to large_blocks, for the next results
+    return;
+  }
   const auto id = in.get<std::uint32_t>();
   if (auto found = proxies_.find(id); found != proxies_.end()) found->second->on_frame(incoming);
 }
@@ -319,7 +323,7 @@ std::span<const std::byte> task_process::shared_items(byte_reader& in) {
   const auto offset = in.get<std::uint64_t>();
   const auto size = in.get<std::uint64_t>();
   // Out of the arena (a corrupt frame): no items, so each item fails as malformed.
-  return shared_arena::bytes_at(offset, size).value_or(std::span<const std::byte>{});
+  return shared_arena::of_rank().bytes_at(offset, size).value_or(std::span<const std::byte>{});
 }
 
 std::size_t task_process::begin_result(std::uint64_t chunk_id, std::uint32_t item) {
@@ -339,6 +343,22 @@ void task_process::flush_if_due() {
 void task_process::flush_results() {
   if (results_.empty()) return;
   std::fflush(stdout);
+  const auto& own = shared_arena::of_task_process();
+  if (results_.size() >= large_blocks::threshold && own.contains(results_.view())) {
+    // Lent to the rank, which reads them in place and releases them (results_release).
+    const auto offset = own.offset_of(results_.data());
+    byte_buffer note;
+    const auto start = begin_frame(note, frame_kind::results_shared);
+    note.put<std::uint64_t>(offset);
+    note.put<std::uint64_t>(results_.size());
+    end_frame(note, start);
+    write_all(to_rank_, note.view());
+    const auto capacity = results_.capacity();
+    lent_.emplace(offset, std::move(results_));
+    results_ = byte_buffer();
+    results_.reserve(capacity);  // a block the rank released, or a fresh one
+    return;
+  }
   write_all(to_rank_, results_.view());
   results_.clear();
 }

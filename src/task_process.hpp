@@ -91,6 +91,7 @@ class task_process {
   byte_buffer init_failure_;  // the initializer's error record, if it failed
   frame_reader reader_;
   byte_buffer results_;
+  std::map<std::uint64_t, byte_buffer> lent_;  // results the rank reads in place, by offset, until released
   std::chrono::steady_clock::time_point results_since_{};
   std::chrono::microseconds idle_spin_;  // before sleeping on an empty input ring
   int chunks_since_wait_ = 0;             // a stream of chunks earns a spin (stream_spin)

@@ -1,6 +1,6 @@
-// The memory a supervised rank shares with its task processes: large blocks come
-// from it once it is open, a task process sees them read-only, and freed ranges
-// are used again.
+// The memory a supervised rank shares with its task processes: the rank's large
+// blocks come from its arena once it is open, a task process sees them read-only
+// and takes its own from the other arena, and freed ranges are used again.
 
 #include <catch2/catch.hpp>
 
@@ -36,29 +36,33 @@ int in_task_process(Child child) {
 
 }  // namespace
 
-TEST_CASE("once the arena is open, large buffers live in it and a fork reads them read-only", "[shared_arena]") {
+TEST_CASE("once the arenas are open, large buffers live in the rank's, which a fork reads read-only",
+          "[shared_arena]") {
   large_blocks::use_shared_arena();
-  REQUIRE(shared_arena::serving());
+  auto& rank = shared_arena::of_rank();
+  auto& task = shared_arena::of_task_process();
+  REQUIRE(shared_arena::serving() == &rank);
 
   byte_buffer large;
   large.resize(std::size_t{200} << 10);
   std::memset(large.data(), 0x5a, large.size());
-  REQUIRE(shared_arena::contains(large.view()));
+  REQUIRE(rank.contains(large.view()));
+  CHECK_FALSE(task.contains(large.view()));
   byte_buffer small;
   small.resize(100);
-  CHECK_FALSE(shared_arena::contains(small.view()));
+  CHECK_FALSE(rank.contains(small.view()));
 
-  const auto offset = shared_arena::offset_of(large.data());
-  const auto seen = shared_arena::bytes_at(offset, large.size());
+  const auto offset = rank.offset_of(large.data());
+  const auto seen = rank.bytes_at(offset, large.size());
   REQUIRE(seen);
   CHECK(seen->data() == large.data());
-  CHECK_FALSE(shared_arena::bytes_at(offset, std::uint64_t{1} << 62));  // past its end
+  CHECK_FALSE(rank.bytes_at(offset, std::uint64_t{1} << 62));  // past its end
 
   SECTION("a task process reads the bytes where the rank wrote them") {
     const auto status = in_task_process([&] {
-      const auto bytes = shared_arena::bytes_at(offset, large.size());
+      const auto bytes = shared_arena::of_rank().bytes_at(offset, large.size());
       return bytes && (*bytes)[0] == std::byte{0x5a} && (*bytes)[large.size() - 1] == std::byte{0x5a} &&
-             !shared_arena::serving();
+             shared_arena::serving() == &shared_arena::of_task_process();
     });
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
@@ -72,43 +76,52 @@ TEST_CASE("once the arena is open, large buffers live in it and a fork reads the
     CHECK(WTERMSIG(status) == SIGSEGV);
     CHECK(large.data()[0] == std::byte{0x5a});
   }
-  SECTION("a task process's own large buffers are not in the arena") {
+  SECTION("a task process's large buffers are in its own arena, where the rank reads them") {
     const auto status = in_task_process([] {
       byte_buffer own;
       own.resize(std::size_t{200} << 10);
-      std::memset(own.data(), 1, own.size());
-      return !shared_arena::contains(own.view());
+      std::memset(own.data(), 0x21, own.size());
+      const auto& task_arena = shared_arena::of_task_process();
+      if (!task_arena.contains(own.view())) return false;
+      // Left for the rank to read after this process is gone: the first block of a fresh arena.
+      return task_arena.offset_of(own.data()) == 0;
     });
-    CHECK(WIFEXITED(status));
+    REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
+    const auto written = task.bytes_at(0, std::size_t{200} << 10);
+    REQUIRE(written);
+    CHECK((*written)[0] == std::byte{0x21});
+    task.discard_all();
+    CHECK((*written)[0] == std::byte{0});  // its pages went back
   }
 }
 
 TEST_CASE("the arena hands out freed ranges again, joined with their neighbours", "[shared_arena]") {
   large_blocks::use_shared_arena();
-  REQUIRE(shared_arena::serving());
+  auto& rank = shared_arena::of_rank();
+  REQUIRE(shared_arena::serving() == &rank);
   const std::size_t block = std::size_t{1} << 20;
   std::size_t sizes[3] = {block, block, block};
   std::byte* blocks[3];
   for (int i = 0; i < 3; ++i) {
-    blocks[i] = shared_arena::allocate(sizes[i]);
+    blocks[i] = rank.allocate(sizes[i]);
     REQUIRE(blocks[i] != nullptr);
     CHECK(sizes[i] == block);
   }
   // Freed out of order, the three become one range: a block of three times the size fits there.
-  shared_arena::release(blocks[0], block);
-  shared_arena::release(blocks[2], block);
-  shared_arena::release(blocks[1], block);
+  rank.release(blocks[0], block);
+  rank.release(blocks[2], block);
+  rank.release(blocks[1], block);
   std::size_t triple = 3 * block;
-  std::byte* joined = shared_arena::allocate(triple);
+  std::byte* joined = rank.allocate(triple);
   REQUIRE(joined != nullptr);
   CHECK(joined <= blocks[0]);
-  shared_arena::release(joined, triple);
+  rank.release(joined, triple);
 
   std::size_t odd = 1000;
-  std::byte* rounded = shared_arena::allocate(odd);
+  std::byte* rounded = rank.allocate(odd);
   REQUIRE(rounded != nullptr);
   CHECK(odd % static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) == 0);
   CHECK(odd >= 1000);
-  shared_arena::release(rounded, odd);
+  rank.release(rounded, odd);
 }

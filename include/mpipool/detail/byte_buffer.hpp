@@ -22,7 +22,8 @@ struct large_blocks {
   /// A supervised worker rank: new blocks come from the memory it shares with its
   /// task processes (shared_arena), so that they read large chunks in place.
   static void use_shared_arena();
-  /// In a task process after its fork: blocks in the shared arena are its rank's.
+  /// In a task process after its fork: blocks in the rank's arena are the rank's;
+  /// its own come from the task process's arena, where the rank reads its results.
   static void leave_shared_arena();
 };
 
