@@ -25,8 +25,27 @@ std::size_t kept_bytes = 0;
 // A rank forks its task process while other threads (liveness, progress) may be
 // freeing buffers. Holding the lock across fork() means the child never starts
 // with it locked by a thread it does not have.
+// A process that a task forks must not take the kept blocks of its task process's
+// arena: both would then write the same shared memory.
+void forget_kept_task_arena_blocks() {
+  auto& task = shared_arena::of_task_process();
+  if (shared_arena::serving() != &task) return;  // only a task process serves it
+  for (auto it = kept.begin(); it != kept.end();) {
+    if (task.contains({it->second, it->first})) {
+      kept_bytes -= it->first;
+      it = kept.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 [[maybe_unused]] const bool fork_safe = [] {
-  ::pthread_atfork([] { kept_mutex.lock(); }, [] { kept_mutex.unlock(); }, [] { kept_mutex.unlock(); });
+  ::pthread_atfork([] { kept_mutex.lock(); }, [] { kept_mutex.unlock(); },
+                   [] {
+                     forget_kept_task_arena_blocks();  // before the arena stops serving here (it registers later)
+                     kept_mutex.unlock();
+                   });
   return true;
 }();
 
@@ -106,11 +125,11 @@ void large_blocks::use_shared_arena() {
   for (auto [bytes, block] : before) free_block(block, bytes);
 }
 
-void large_blocks::leave_shared_arena() {
+void large_blocks::leave_shared_arena(bool serve_own) {
   auto& rank = shared_arena::of_rank();
   if (shared_arena::serving() != &rank) return;  // the rank serves no arena: neither do we
   rank.read_only();
-  shared_arena::of_task_process().serve();
+  if (serve_own) shared_arena::of_task_process().serve();
   // None of the kept blocks is in this process's arena: the rank's are read-only
   // here, and the others would keep large results out of the arena.
   std::multimap<std::size_t, std::byte*> before;

@@ -5,6 +5,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
 
 namespace mpipool::detail {
@@ -25,9 +28,20 @@ std::size_t whole_pages(std::size_t bytes) {
   return (bytes + page - 1) / page * page;
 }
 
-bool address_space_limited() {
+/// Where the arenas would cost more than they save: the address space is limited
+/// (RLIMIT_AS counts the reservation), the kernel commits memory strictly (it
+/// ignores MAP_NORESERVE and would charge all of it), or the user said so.
+bool arenas_unwelcome() {
+  if (const char* setting = std::getenv("MPIPOOL_SHARED_ARENA"); setting != nullptr && std::strcmp(setting, "0") == 0) {
+    return true;
+  }
   rlimit limit{};
-  return ::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) return true;
+  std::FILE* policy = std::fopen("/proc/sys/vm/overcommit_memory", "r");
+  if (policy == nullptr) return false;
+  const int mode = std::fgetc(policy);
+  std::fclose(policy);
+  return mode == '2';
 }
 
 }  // namespace
@@ -44,6 +58,17 @@ void unlock_arenas_after_fork() {
   shared_arena::of_rank().mutex_.unlock();
 }
 
+// A task that forks: the child must not carve blocks from its task process's arena,
+// whose free list the two would then share.
+void unlock_arenas_in_child() {
+  unlock_arenas_after_fork();
+  auto& task = shared_arena::of_task_process();
+  if (serving_arena.load() == &task) {
+    task.serving_ = false;
+    serving_arena.store(nullptr);
+  }
+}
+
 shared_arena& shared_arena::of_rank() {
   static shared_arena arena;
   return arena;
@@ -58,13 +83,13 @@ shared_arena* shared_arena::serving() { return serving_arena.load(std::memory_or
 
 bool shared_arena::open() {
   static const bool fork_safe = [] {
-    ::pthread_atfork(lock_arenas_for_fork, unlock_arenas_after_fork, unlock_arenas_after_fork);
+    ::pthread_atfork(lock_arenas_for_fork, unlock_arenas_after_fork, unlock_arenas_in_child);
     return true;
   }();
   static_cast<void>(fork_safe);
   std::lock_guard lock(mutex_);
   if (base_.load() != nullptr) return true;
-  if (address_space_limited()) return false;
+  if (arenas_unwelcome()) return false;
   for (std::size_t size = largest_arena; size >= smallest_arena; size /= 4) {
     void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (memory == MAP_FAILED) continue;

@@ -56,6 +56,7 @@ class shared_arena {
   shared_arena() = default;
   friend void lock_arenas_for_fork();
   friend void unlock_arenas_after_fork();
+  friend void unlock_arenas_in_child();
 
   // Set once by open() (the size first), read without the lock.
   std::atomic<std::byte*> base_{nullptr};

@@ -256,15 +256,17 @@ class supervised_runner final : public runner {
     const auto offset = in.get<std::uint64_t>();
     const auto size = in.get<std::uint64_t>();
     const auto lent = shared_arena::of_task_process().bytes_at(offset, size);
-    if (!lent) {
-      // Not in its arena: a task wrote over the task process's memory. Replaced, it
-      // fails the item it was running and reruns the rest (watch_child).
+    try {
+      if (!lent) throw serialization_error("a batch of results outside the task process's arena");
+      auto frames = *lent;
+      while (auto result = cut_frame(frames)) {
+        if (result->kind == frame_kind::item_result) take_result(result->body, results);
+      }
+    } catch (const serialization_error&) {
+      // A task wrote over the task process's memory. Replaced, it fails the item it was
+      // running and the items without results run again (watch_child).
       ::kill(child_.pid, SIGKILL);
       return;
-    }
-    auto frames = *lent;
-    while (auto result = cut_frame(frames)) {
-      if (result->kind == frame_kind::item_result) take_result(result->body, results);
     }
     byte_buffer release;
     const auto start = begin_frame(release, frame_kind::results_release);

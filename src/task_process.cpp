@@ -30,6 +30,8 @@ task_process* the_task_process = nullptr;
 // Results are sent in batches; a result waits at most this long for company.
 constexpr auto max_result_delay = std::chrono::microseconds(100);
 constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
+// Batches of results lent to the rank (results_shared) and not yet released.
+constexpr std::size_t max_lent_batches = 8;
 
 /// How long an idle task process spins for the next task before it sleeps.
 /// Spinning saves the futex wake-up only if the rank has a core of its own: when
@@ -120,7 +122,9 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
         nullptr);
     ::close(alive[0]);
     close_inherited_descriptors(alive[1], alive[1]);  // its write end stays open until it dies
-    large_blocks::leave_shared_arena();
+    // Under a memory limit its large buffers must count against it: the arena was
+    // mapped before the limit, so they come from the heap, as its results through the ring.
+    large_blocks::leave_shared_arena(init.task_memory_limit == 0);
     handle.to_child->map_in();  // a fork leaves shared pages to fault again
     handle.from_child->map_in();
     if (init.task_memory_limit > 0) limit_memory(init.task_memory_limit);
@@ -346,6 +350,8 @@ void task_process::flush_results() {
   const auto& own = shared_arena::of_task_process();
   if (results_.size() >= large_blocks::threshold && own.contains(results_.view())) {
     // Lent to the rank, which reads them in place and releases them (results_release).
+    // A few at a time: like a full ring, a rank that does not read holds us back.
+    while (lent_.size() >= max_lent_batches && !from_rank_.at_end()) pump(std::chrono::milliseconds(10));
     const auto offset = own.offset_of(results_.data());
     byte_buffer note;
     const auto start = begin_frame(note, frame_kind::results_shared);
@@ -356,7 +362,11 @@ void task_process::flush_results() {
     const auto capacity = results_.capacity();
     lent_.emplace(offset, std::move(results_));
     results_ = byte_buffer();
-    results_.reserve(capacity);  // a block the rank released, or a fresh one
+    try {
+      results_.reserve(capacity);  // a block the rank released, or a fresh one
+    } catch (const std::bad_alloc&) {
+      // The next results grow a buffer as they come, and an item that finds no memory fails alone.
+    }
     return;
   }
   write_all(to_rank_, results_.view());

@@ -22,16 +22,24 @@ namespace {
 /// Runs `child` in a forked process that enters the task process's view of the
 /// arena first; returns its wait status.
 template <class Child>
-int in_task_process(Child child) {
+int in_task_process(Child child, bool serve_own = true) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::signal(SIGSEGV, SIG_DFL);
-    large_blocks::leave_shared_arena();
+    large_blocks::leave_shared_arena(serve_own);
     ::_exit(child() ? 0 : 1);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
+}
+
+/// Whether a fresh large buffer of this process lies in the task process's arena.
+bool large_buffer_in_task_arena() {
+  byte_buffer own;
+  own.resize(std::size_t{200} << 10);
+  std::memset(own.data(), 1, own.size());
+  return shared_arena::of_task_process().contains(own.view());
 }
 
 }  // namespace
@@ -93,6 +101,30 @@ TEST_CASE("once the arenas are open, large buffers live in the rank's, which a f
     CHECK((*written)[0] == std::byte{0x21});
     task.discard_all();
     CHECK((*written)[0] == std::byte{0});  // its pages went back
+  }
+}
+
+TEST_CASE("a task process under a memory limit, and a process a task forks, take no blocks from the arena",
+          "[shared_arena]") {
+  large_blocks::use_shared_arena();
+  REQUIRE(shared_arena::serving() == &shared_arena::of_rank());
+  SECTION("under a memory limit its large buffers come from its heap") {
+    const auto status = in_task_process([] { return shared_arena::serving() == nullptr && !large_buffer_in_task_arena(); },
+                                        false);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  SECTION("a child of a task process does not share its free list") {
+    const auto status = in_task_process([] {
+      if (!large_buffer_in_task_arena()) return false;
+      const pid_t grandchild = ::fork();
+      if (grandchild == 0) ::_exit(shared_arena::serving() == nullptr && !large_buffer_in_task_arena() ? 0 : 1);
+      int inner = 0;
+      ::waitpid(grandchild, &inner, 0);
+      return WIFEXITED(inner) && WEXITSTATUS(inner) == 0 && large_buffer_in_task_arena();
+    });
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
   }
 }
 

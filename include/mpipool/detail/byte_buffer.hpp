@@ -23,8 +23,9 @@ struct large_blocks {
   /// task processes (shared_arena), so that they read large chunks in place.
   static void use_shared_arena();
   /// In a task process after its fork: blocks in the rank's arena are the rank's;
-  /// its own come from the task process's arena, where the rank reads its results.
-  static void leave_shared_arena();
+  /// with `serve_own`, its own come from the task process's arena, where the rank
+  /// reads its results.
+  static void leave_shared_arena(bool serve_own);
 };
 
 struct block_deleter {
