@@ -22,9 +22,6 @@ std::mutex kept_mutex;
 std::multimap<std::size_t, std::byte*> kept;
 std::size_t kept_bytes = 0;
 
-// A rank forks its task process while other threads (liveness, progress) may be
-// freeing buffers. Holding the lock across fork() means the child never starts
-// with it locked by a thread it does not have.
 // A process that a task forks must not take the kept blocks of its task process's
 // arena: both would then write the same shared memory.
 void forget_kept_task_arena_blocks() {
@@ -40,6 +37,9 @@ void forget_kept_task_arena_blocks() {
   }
 }
 
+// A rank forks its task process while other threads (liveness, progress) may be
+// freeing buffers. Holding the lock across fork() means the child never starts
+// with it locked by a thread it does not have.
 [[maybe_unused]] const bool fork_safe = [] {
   ::pthread_atfork([] { kept_mutex.lock(); }, [] { kept_mutex.unlock(); },
                    [] {
@@ -63,6 +63,17 @@ void free_block(std::byte* block, std::size_t size) {
   } else {
     delete[] block;
   }
+}
+
+/// Lets go of every kept block: none of them is in the arena this process now serves.
+void free_all_kept() {
+  std::multimap<std::size_t, std::byte*> before;
+  {
+    std::lock_guard lock(kept_mutex);
+    before.swap(kept);
+    kept_bytes = 0;
+  }
+  for (auto [bytes, block] : before) free_block(block, bytes);
 }
 
 }  // namespace
@@ -115,14 +126,7 @@ void large_blocks::use_shared_arena() {
   if (shared_arena::serving() == &own) return;
   if (!own.open() || !shared_arena::of_task_process().open()) return;
   own.serve();
-  // Blocks kept from before are not in the arena: let them go.
-  std::multimap<std::size_t, std::byte*> before;
-  {
-    std::lock_guard lock(kept_mutex);
-    before.swap(kept);
-    kept_bytes = 0;
-  }
-  for (auto [bytes, block] : before) free_block(block, bytes);
+  free_all_kept();  // from before the arena
 }
 
 void large_blocks::leave_shared_arena(bool serve_own) {
@@ -130,15 +134,9 @@ void large_blocks::leave_shared_arena(bool serve_own) {
   if (shared_arena::serving() != &rank) return;  // the rank serves no arena: neither do we
   rank.read_only();
   if (serve_own) shared_arena::of_task_process().serve();
-  // None of the kept blocks is in this process's arena: the rank's are read-only
-  // here, and the others would keep large results out of the arena.
-  std::multimap<std::size_t, std::byte*> before;
-  {
-    std::lock_guard lock(kept_mutex);
-    before.swap(kept);
-    kept_bytes = 0;
-  }
-  for (auto [bytes, block] : before) free_block(block, bytes);
+  // The rank's kept blocks are read-only here, and the others would keep large
+  // results out of the arena.
+  free_all_kept();
 }
 
 }  // namespace mpipool::detail

@@ -63,10 +63,7 @@ void unlock_arenas_after_fork() {
 void unlock_arenas_in_child() {
   unlock_arenas_after_fork();
   auto& task = shared_arena::of_task_process();
-  if (serving_arena.load() == &task) {
-    task.serving_ = false;
-    serving_arena.store(nullptr);
-  }
+  if (serving_arena.load() == &task) serving_arena.store(nullptr);
 }
 
 shared_arena& shared_arena::of_rank() {
@@ -103,7 +100,6 @@ bool shared_arena::open() {
 void shared_arena::serve() {
   std::lock_guard lock(mutex_);
   if (base_.load() == nullptr) return;
-  serving_ = true;
   free_ = {{0, size_}};
   serving_arena.store(this, std::memory_order_release);
 }
@@ -112,7 +108,6 @@ void shared_arena::read_only() {
   std::lock_guard lock(mutex_);
   if (base_.load() == nullptr) return;
   ::mprotect(base_.load(), size_, PROT_READ);
-  serving_ = false;
   free_.clear();
   if (serving_arena.load() == this) serving_arena.store(nullptr, std::memory_order_release);
 }
@@ -125,7 +120,7 @@ void shared_arena::discard_all() {
 std::byte* shared_arena::allocate(std::size_t& size) {
   size = whole_pages(size);
   std::lock_guard lock(mutex_);
-  if (!serving_) return nullptr;
+  if (serving_arena.load() != this) return nullptr;
   for (auto it = free_.begin(); it != free_.end(); ++it) {
     if (it->second < size) continue;
     const auto [offset, room] = *it;
@@ -139,7 +134,7 @@ std::byte* shared_arena::allocate(std::size_t& size) {
 void shared_arena::release(std::byte* block, std::size_t size) {
   size = whole_pages(size);
   std::lock_guard lock(mutex_);
-  if (!serving_) return;  // the block is the other side's
+  if (serving_arena.load() != this) return;  // the block is the other side's
   // The pages go back now; the range reads as zeros when it is handed out again.
   ::madvise(block, size, MADV_REMOVE);
   const auto offset = static_cast<std::size_t>(block - base_.load());

@@ -56,13 +56,11 @@ class shared_arena {
   shared_arena() = default;
   friend void lock_arenas_for_fork();
   friend void unlock_arenas_after_fork();
-  friend void unlock_arenas_in_child();
 
   // Set once by open() (the size first), read without the lock.
   std::atomic<std::byte*> base_{nullptr};
   std::size_t size_ = 0;
   std::mutex mutex_;
-  bool serving_ = false;
   std::map<std::size_t, std::size_t> free_;  // offset -> bytes, never two adjacent
 };
 
