@@ -47,13 +47,13 @@ void wake_if_sleeping(std::atomic<std::uint32_t>& sleeping) {
 /// Spins for up to `spin`, then sleeps on `sleeping` until ready() or the timeout.
 template <class Ready>
 void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds timeout,
-                 std::chrono::microseconds spin, Ready ready) {
+                 std::chrono::microseconds spin, spin_style style, Ready ready) {
   auto left = timeout;
   // Without a spin, no clock is read: the other side may be waiting for this core.
   if (spin.count() > 0) {
     const auto start = std::chrono::steady_clock::now();
     const auto spin_end = start + std::min(timeout, spin);
-    const auto polite = start + std::chrono::microseconds(10);
+    const auto polite = start + std::chrono::microseconds(style == spin_style::pause_first ? 10 : 0);
     while (!ready()) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= spin_end) break;
@@ -144,12 +144,12 @@ std::size_t shm_ring::read_some(std::span<std::byte> out) {
   return count;
 }
 
-void shm_ring::wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin) {
-  sleep_until(control_->reader_sleeping, timeout, spin, [this] { return readable() != 0 || closed(); });
+void shm_ring::wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin, spin_style style) {
+  sleep_until(control_->reader_sleeping, timeout, spin, style, [this] { return readable() != 0 || closed(); });
 }
 
 void shm_ring::wait_writable(std::chrono::microseconds timeout) {
-  sleep_until(control_->writer_sleeping, timeout, std::chrono::microseconds(0),
+  sleep_until(control_->writer_sleeping, timeout, std::chrono::microseconds(0), spin_style::pause_first,
               [this] { return readable() < capacity_; });
 }
 

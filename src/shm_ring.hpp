@@ -13,6 +13,12 @@
 
 namespace mpipool::detail {
 
+/// How a side that waits spins before it sleeps.
+enum class spin_style {
+  pause_first,  // CPU pauses for 10 us, then sched_yield: the other side runs on another core
+  yield_only,   // sched_yield only: the other side needs this very core (the two share one)
+};
+
 class shm_ring {
  public:
   /// Maps a ring of `capacity` bytes that a child forked afterwards shares.
@@ -42,7 +48,8 @@ class shm_ring {
 
   /// Reader: waits until bytes are there, the stream closed, or the timeout passed;
   /// spins for up to `spin` before it sleeps.
-  void wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin = {});
+  void wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin = {},
+                     spin_style style = spin_style::pause_first);
   /// Writer: waits until there is room, or the timeout passed.
   void wait_writable(std::chrono::microseconds timeout);
 

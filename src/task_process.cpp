@@ -33,13 +33,13 @@ constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
 // Batches of results lent to the rank (results_shared) and not yet released.
 constexpr std::size_t max_lent_batches = 8;
 
-/// How long an idle task process spins for the next task before it sleeps.
-/// Spinning saves the futex wake-up only if the rank has a core of its own: when
-/// the rank is bound to one core (which the task process inherits), or the node has
-/// fewer cores than ranks and task processes, a spinning task process takes the
-/// core its rank needs to forward that task (measured on 2 cores: a round trip of
-/// 60 us with a 50 us spin, 22 us without). MPIPOOL_TASK_SPIN_US overrides. A
-/// stream of chunks earns a short spin even there (task_process::spin_before_sleep).
+/// How long an idle task process that does not share its rank's core spins for the
+/// next task before it sleeps. Spinning saves the futex wake-up only if the rank has
+/// a core of its own: when the node has fewer cores than ranks and task processes, a
+/// spinning task process takes the core its rank needs to forward that task
+/// (measured on 2 cores: a round trip of 60 us with a 50 us spin, 22 us without).
+/// MPIPOOL_TASK_SPIN_US overrides. A stream of chunks earns a short spin even there,
+/// and a task process on its rank's core yields it instead (task_process::wait_before_sleep).
 std::chrono::microseconds idle_spin() {
   if (const char* text = std::getenv("MPIPOOL_TASK_SPIN_US")) return std::chrono::microseconds(std::atol(text));
   return std::chrono::microseconds(task_process_has_own_core() ? 200 : 0);
@@ -159,12 +159,14 @@ task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_boar
   the_task_process = this;
 }
 
-std::chrono::microseconds task_process::spin_before_sleep(int chunks_run, bool bound_to_rank_core,
+task_process::input_wait task_process::wait_before_sleep(int chunks_run, bool bound_to_rank_core,
                                                          std::chrono::microseconds idle_spin) {
   constexpr auto stream_spin = std::chrono::microseconds(20);
+  constexpr auto shared_core_spin = std::chrono::microseconds(30);
   constexpr int stream_chunks = 4;
-  if (chunks_run < stream_chunks || bound_to_rank_core) return idle_spin;
-  return std::max(idle_spin, stream_spin);
+  if (bound_to_rank_core) return {shared_core_spin, spin_style::yield_only};
+  if (chunks_run < stream_chunks) return {idle_spin, spin_style::pause_first};
+  return {std::max(idle_spin, stream_spin), spin_style::pause_first};
 }
 
 task_process& task_process::current() {
@@ -215,8 +217,9 @@ void task_process::run() {
 
 void task_process::pump(std::chrono::microseconds timeout) {
   if (from_rank_.readable() == 0 && !from_rank_.at_end() && timeout.count() > 0) {
-    from_rank_.wait_readable(std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1)),
-                             spin_before_sleep(chunks_since_wait_, bound_to_one_core(), idle_spin_));
+    const auto wait = wait_before_sleep(chunks_since_wait_, bound_to_one_core(), idle_spin_);
+    from_rank_.wait_readable(std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1)), wait.spin,
+                             wait.style);
     chunks_since_wait_ = 0;
   }
   const bool open = reader_.fill(from_rank_);

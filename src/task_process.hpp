@@ -53,15 +53,23 @@ class task_process {
 
   [[noreturn]] void run();
 
-  /// How long to spin for input before sleeping, after running `chunks_run` chunks
-  /// since the last wait. On a node without a core for each process (`idle_spin`
-  /// zero), a stream of chunks (4 or more) earns 20 us: the next batch is usually
-  /// close behind, and sleeping at once cost a wake-up, two context switches, every
-  /// few tasks (W1 at chunksize 1, 2 workers on 2 cores: 0.8M items/s, 1.4M with the
-  /// spin). A lone chunk, or a task process that shares its rank's only core, sleeps
-  /// at once: a spin there takes the core the rank needs to forward the next task.
-  static std::chrono::microseconds spin_before_sleep(int chunks_run, bool bound_to_rank_core,
-                                                     std::chrono::microseconds idle_spin);
+  /// How a task process waits for input: it spins this long, so, before it sleeps.
+  struct input_wait {
+    std::chrono::microseconds spin;
+    spin_style style;
+    bool operator==(const input_wait&) const = default;
+  };
+
+  /// How to wait for input after running `chunks_run` chunks since the last wait.
+  /// On a node without a core for each process (`idle_spin` zero), a stream of chunks
+  /// (4 or more) earns 20 us: the next batch is usually close behind, and sleeping at
+  /// once cost a wake-up, two context switches, every few tasks (W1 at chunksize 1, 2
+  /// workers on 2 cores: 0.8M items/s, 1.4M with the spin). A task process that shares
+  /// its rank's only core spins by yielding that core for 30 us: the rank is runnable
+  /// there, relaying the answer and bringing the next task, and a yield hands it the
+  /// core for one switch (2.2 us on the 2-core VM), where sleeping adds a futex wake-up.
+  /// Pausing there instead would hold the core the rank needs.
+  static input_wait wait_before_sleep(int chunks_run, bool bound_to_rank_core, std::chrono::microseconds idle_spin);
 
  private:
   friend task_process_handle fork_task_process(const wire::session_init&, const origin&);
