@@ -8,10 +8,12 @@
 // They take turns the fastest way we measured. With a core each, both spin. When
 // the child shares the rank's core (a node with fewer cores than ranks and task
 // processes, as on the 2-core VM), the rank yields its core until the answer is
-// there, and the child yields it for 30 us before it sleeps on a futex (raw MPI
+// there, and the child yields it for 30 us before it sleeps on a futex, or sooner
+// if a yield finds nobody to take the core, as mpipool's task process does (raw MPI
 // through the child: 4.75 us a round trip, against 5.68 with the child sleeping at
 // once, median of 5 alternating pairs on 2 cores; the rank sleeping on a futex as
-// well was slower still).
+// well was slower still). Figures for the floor from before 2026-12-06 17:00 are
+// of the child that slept at once.
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -28,6 +30,8 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+
+#include "shm_ring.hpp"  // src/: header-only parts, for the shared-core policy
 
 namespace bench {
 
@@ -52,7 +56,7 @@ class handoff_child {
   }
   ~handoff_child() {
     slot_->size = -1;  // stop
-    post(slot_->to_child, true);
+    post_to_child();
     ::waitpid(pid_, nullptr, 0);
     ::munmap(slot_, sizeof(slot));
   }
@@ -65,7 +69,7 @@ class handoff_child {
     std::memcpy(slot_->bytes, bytes, static_cast<std::size_t>(size));
     slot_->size = size;
     const int answers = slot_->to_rank.load(std::memory_order_relaxed);
-    post(slot_->to_child, !core_each_);
+    post_to_child();
     while (slot_->to_rank.load(std::memory_order_acquire) == answers) {
       if (core_each_) {
         __builtin_ia32_pause();
@@ -80,38 +84,51 @@ class handoff_child {
   struct slot {
     alignas(64) std::atomic<int> to_child{0};  // requests posted
     alignas(64) std::atomic<int> to_rank{0};   // answers posted
+    alignas(64) std::atomic<int> child_sleeping{0};
     int size = 0;
     char bytes[max_bytes];
   };
 
-  static void post(std::atomic<int>& counter, bool wake) {
-    counter.fetch_add(1, std::memory_order_release);
-    if (wake) ::syscall(SYS_futex, reinterpret_cast<int*>(&counter), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  /// Posts a request; wakes the child only if it sleeps. The two sequentially
+  /// consistent pairs (post, then look; say it sleeps, then look) cannot both miss.
+  void post_to_child() {
+    slot_->to_child.fetch_add(1, std::memory_order_seq_cst);
+    if (slot_->child_sleeping.load(std::memory_order_seq_cst) != 0) {
+      ::syscall(SYS_futex, reinterpret_cast<int*>(&slot_->to_child), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+    }
+  }
+
+  void sleep_until_posted(int seen) {
+    slot_->child_sleeping.store(1, std::memory_order_seq_cst);
+    if (slot_->to_child.load(std::memory_order_seq_cst) == seen) {
+      ::syscall(SYS_futex, reinterpret_cast<int*>(&slot_->to_child), FUTEX_WAIT, seen, nullptr, nullptr, 0);
+    }
+    slot_->child_sleeping.store(0, std::memory_order_relaxed);
   }
 
   [[noreturn]] void serve() {
     int seen = 0;
     for (;;) {
-      const auto yield_until = std::chrono::steady_clock::now() + shared_core_spin;
+      mpipool::detail::shared_core_yield handover;
+      const auto yield_until =
+          core_each_ ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now() + shared_core_spin;
       while (slot_->to_child.load(std::memory_order_acquire) == seen) {
         if (core_each_) {
           __builtin_ia32_pause();
-        } else if (std::chrono::steady_clock::now() < yield_until) {
-          ::sched_yield();  // the rank is runnable on this core: hand it over
-        } else {
-          ::syscall(SYS_futex, reinterpret_cast<int*>(&slot_->to_child), FUTEX_WAIT, seen, nullptr, nullptr, 0);
+        } else if (std::chrono::steady_clock::now() >= yield_until || !handover.hand_over()) {
+          sleep_until_posted(seen);  // the rank usually runs on this core: it was handed over first
         }
       }
       seen = slot_->to_child.load(std::memory_order_acquire);
       if (slot_->size < 0) ::_exit(0);
       auto* values = reinterpret_cast<int*>(slot_->bytes);
       for (std::size_t i = 0; i < static_cast<std::size_t>(slot_->size) / sizeof(int); ++i) values[i] += 0;
-      post(slot_->to_rank, false);  // the rank yields or spins: it needs no wake-up
+      slot_->to_rank.fetch_add(1, std::memory_order_release);  // the rank yields or spins: no wake-up
     }
   }
 
   // As mpipool's task process on its rank's core (task_process::wait_before_sleep).
-  static constexpr std::chrono::microseconds shared_core_spin{30};
+  static constexpr auto shared_core_spin = mpipool::detail::shared_core_spin;
   bool core_each_;
   slot* slot_ = nullptr;
   pid_t pid_ = -1;

@@ -10,11 +10,17 @@
 
 namespace mpipool::detail {
 
-inline int cpus_in_affinity() {
+/// The cores this process may run on; none if the kernel would not say.
+inline cpu_set_t affinity() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return CPU_COUNT(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) CPU_ZERO(&set);
+  return set;
+}
+
+inline int cpus_in_affinity() {
+  const cpu_set_t set = affinity();
+  return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
 }
 
 /// Whether a rank's task process can run beside it rather than take turns with it

@@ -54,13 +54,16 @@ void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds
     const auto start = std::chrono::steady_clock::now();
     const auto spin_end = start + std::min(timeout, spin);
     const auto polite = start + std::chrono::microseconds(style == spin_style::pause_first ? 10 : 0);
+    shared_core_yield handover;
     while (!ready()) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= spin_end) break;
       if (now < polite) {
         backoff::relax();
-      } else {
+      } else if (style == spin_style::pause_first) {
         std::this_thread::yield();  // the other side may need this core
+      } else if (!handover.hand_over()) {
+        break;  // nobody takes the core: sleep rather than hold it
       }
     }
     if (ready()) return;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <thread>
 
 namespace mpipool::detail {
 
@@ -17,6 +18,30 @@ namespace mpipool::detail {
 enum class spin_style {
   pause_first,  // CPU pauses for 10 us, then sched_yield: the other side runs on another core
   yield_only,   // sched_yield only: the other side needs this very core (the two share one)
+};
+
+/// How long a task process that shares its rank's only core yields it before it
+/// sleeps (task_process::wait_before_sleep; the floor in bench/handoff.hpp does the same).
+inline constexpr std::chrono::microseconds shared_core_spin{30};
+
+/// Hands this core to whoever else wants it, and says when nobody does. A yield that
+/// comes back within a microsecond switched to nobody (a switch costs 2 us and more
+/// on the 2-core VM): the other side sleeps, or the scheduler kept us on, as CFS
+/// before Linux 6.6 may for a process that slept a lot. Spinning on then only holds
+/// the core, so after two such yields in a row the waiter should sleep.
+class shared_core_yield {
+ public:
+  /// Yields once; false once two yields in a row came back at once.
+  bool hand_over() {
+    const auto before = std::chrono::steady_clock::now();
+    std::this_thread::yield();
+    const bool switched = std::chrono::steady_clock::now() - before >= std::chrono::microseconds(1);
+    unanswered_ = switched ? 0 : unanswered_ + 1;
+    return unanswered_ < 2;
+  }
+
+ private:
+  int unanswered_ = 0;
 };
 
 class shm_ring {

@@ -33,15 +33,17 @@ constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
 // Batches of results lent to the rank (results_shared) and not yet released.
 constexpr std::size_t max_lent_batches = 8;
 
-/// How long an idle task process that does not share its rank's core spins for the
-/// next task before it sleeps. Spinning saves the futex wake-up only if the rank has
-/// a core of its own: when the node has fewer cores than ranks and task processes, a
-/// spinning task process takes the core its rank needs to forward that task
-/// (measured on 2 cores: a round trip of 60 us with a 50 us spin, 22 us without).
-/// MPIPOOL_TASK_SPIN_US overrides. A stream of chunks earns a short spin even there,
-/// and a task process on its rank's core yields it instead (task_process::wait_before_sleep).
-std::chrono::microseconds idle_spin() {
+/// How long an idle task process spins for the next task before it sleeps.
+/// Spinning saves the futex wake-up only if the rank has a core of its own: when the
+/// node has fewer cores than ranks and task processes, a spinning task process takes
+/// the core its rank needs to forward that task (measured on 2 cores: a round trip of
+/// 60 us with a 50 us spin, 22 us without). A task process on its rank's only core
+/// yields that core instead (shared_core_spin), and a stream of chunks earns a short
+/// spin on a crowded node (task_process::wait_before_sleep). MPIPOOL_TASK_SPIN_US
+/// overrides all three; 0 makes a task process sleep at once.
+std::chrono::microseconds idle_spin(bool shares_rank_core) {
   if (const char* text = std::getenv("MPIPOOL_TASK_SPIN_US")) return std::chrono::microseconds(std::atol(text));
+  if (shares_rank_core) return shared_core_spin;
   return std::chrono::microseconds(task_process_has_own_core() ? 200 : 0);
 }
 
@@ -155,16 +157,17 @@ task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_boar
       board_(board),
       init_(init),
       identity_(std::move(identity)),
-      idle_spin_(idle_spin()) {
+      rank_affinity_(affinity()),
+      shares_rank_core_(CPU_COUNT(&rank_affinity_) == 1),
+      idle_spin_(idle_spin(shares_rank_core_)) {
   the_task_process = this;
 }
 
-task_process::input_wait task_process::wait_before_sleep(int chunks_run, bool bound_to_rank_core,
+task_process::input_wait task_process::wait_before_sleep(int chunks_run, bool shares_rank_core,
                                                          std::chrono::microseconds idle_spin) {
   constexpr auto stream_spin = std::chrono::microseconds(20);
-  constexpr auto shared_core_spin = std::chrono::microseconds(30);
   constexpr int stream_chunks = 4;
-  if (bound_to_rank_core) return {shared_core_spin, spin_style::yield_only};
+  if (shares_rank_core) return {idle_spin, spin_style::yield_only};
   if (chunks_run < stream_chunks) return {idle_spin, spin_style::pause_first};
   return {std::max(idle_spin, stream_spin), spin_style::pause_first};
 }
@@ -196,6 +199,11 @@ void task_process::run() {
       write_error(init_failure_, std::current_exception(), here);
     }
   }
+  // An initializer may have bound this process elsewhere (an OpenMP runtime, the
+  // user's own sched_setaffinity): it shares its rank's core only if it stayed there.
+  const cpu_set_t now = affinity();
+  shares_rank_core_ = shares_rank_core_ && CPU_EQUAL(&now, &rank_affinity_);
+  idle_spin_ = idle_spin(shares_rank_core_);
   done.put<std::uint8_t>(init_failure_.empty() ? 1 : 0);
   done.append(init_failure_.data(), init_failure_.size());
   end_frame(done, start);
@@ -217,7 +225,7 @@ void task_process::run() {
 
 void task_process::pump(std::chrono::microseconds timeout) {
   if (from_rank_.readable() == 0 && !from_rank_.at_end() && timeout.count() > 0) {
-    const auto wait = wait_before_sleep(chunks_since_wait_, bound_to_one_core(), idle_spin_);
+    const auto wait = wait_before_sleep(chunks_since_wait_, shares_rank_core_, idle_spin_);
     from_rank_.wait_readable(std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1)), wait.spin,
                              wait.style);
     chunks_since_wait_ = 0;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 
+#include "cpu_affinity.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/errors.hpp"
 #include "frames.hpp"
@@ -53,23 +54,24 @@ class task_process {
 
   [[noreturn]] void run();
 
-  /// How a task process waits for input: it spins this long, so, before it sleeps.
+  /// How a task process waits for input: it spins for `spin`, in `style`, before it sleeps.
   struct input_wait {
     std::chrono::microseconds spin;
     spin_style style;
     bool operator==(const input_wait&) const = default;
   };
 
-  /// How to wait for input after running `chunks_run` chunks since the last wait.
+  /// How to wait for input after running `chunks_run` chunks since the last wait, with
+  /// `idle_spin` the spin for where this task process runs (idle_spin() in the .cpp).
   /// On a node without a core for each process (`idle_spin` zero), a stream of chunks
   /// (4 or more) earns 20 us: the next batch is usually close behind, and sleeping at
   /// once cost a wake-up, two context switches, every few tasks (W1 at chunksize 1, 2
   /// workers on 2 cores: 0.8M items/s, 1.4M with the spin). A task process that shares
-  /// its rank's only core spins by yielding that core for 30 us: the rank is runnable
-  /// there, relaying the answer and bringing the next task, and a yield hands it the
-  /// core for one switch (2.2 us on the 2-core VM), where sleeping adds a futex wake-up.
-  /// Pausing there instead would hold the core the rank needs.
-  static input_wait wait_before_sleep(int chunks_run, bool bound_to_rank_core, std::chrono::microseconds idle_spin);
+  /// its rank's only core spins by yielding that core (shared_core_spin): the rank is
+  /// usually runnable there, relaying the answer and bringing the next task, and a yield
+  /// hands it the core for one switch (2.2 us on the 2-core VM), where sleeping adds a
+  /// futex wake-up. Pausing there instead would hold the core the rank needs.
+  static input_wait wait_before_sleep(int chunks_run, bool shares_rank_core, std::chrono::microseconds idle_spin);
 
  private:
   friend task_process_handle fork_task_process(const wire::session_init&, const origin&);
@@ -101,6 +103,8 @@ class task_process {
   byte_buffer results_;
   std::map<std::uint64_t, byte_buffer> lent_;  // results the rank reads in place, by offset, until released
   std::chrono::steady_clock::time_point results_since_{};
+  cpu_set_t rank_affinity_;               // inherited at fork
+  bool shares_rank_core_;                 // bound to the one core the rank is bound to
   std::chrono::microseconds idle_spin_;  // before sleeping on an empty input ring
   int chunks_since_wait_ = 0;             // a stream of chunks earns a spin (stream_spin)
   std::deque<frame> chunks_;

@@ -1,7 +1,10 @@
 // A reader waiting on a ring wakes for bytes whether they come while it spins or
-// after it went to sleep, with either way of spinning.
+// after it went to sleep, with either way of spinning; a reader that only yields
+// goes to sleep when nobody takes its core, instead of spinning on.
 
 #include <catch2/catch.hpp>
+
+#include <time.h>
 
 #include <array>
 #include <chrono>
@@ -16,23 +19,37 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Waits for one byte with `style`, while another thread writes it after `delay`;
-/// returns how long the wait took.
-std::chrono::steady_clock::duration wait_for_byte(spin_style style, std::chrono::milliseconds delay) {
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+struct waited {
+  std::chrono::steady_clock::duration wall;
+  std::chrono::nanoseconds cpu;
+};
+
+/// Waits for one byte with `style` and a spin of `spin`, while another thread writes
+/// it after `delay`; the wait's timeout is 10 s.
+waited wait_for_byte(spin_style style, std::chrono::microseconds spin, std::chrono::milliseconds delay) {
   shm_ring ring(4096);
+  std::size_t written = 0;
   std::thread writer([&] {
     std::this_thread::sleep_for(delay);
     const std::array<std::byte, 1> one{std::byte{42}};
-    REQUIRE(ring.write_some(one) == 1);
+    written = ring.write_some(one);
   });
   const auto start = std::chrono::steady_clock::now();
-  while (ring.readable() == 0) ring.wait_readable(10s, 30us, style);
-  const auto waited = std::chrono::steady_clock::now() - start;
+  const auto cpu_start = thread_cpu_time();
+  while (ring.readable() == 0) ring.wait_readable(10s, spin, style);
+  const waited took{std::chrono::steady_clock::now() - start, thread_cpu_time() - cpu_start};
   writer.join();
+  CHECK(written == 1);
   std::array<std::byte, 1> got{};
   CHECK(ring.read_some(got) == 1);
   CHECK(got[0] == std::byte{42});
-  return waited;
+  return took;
 }
 
 }  // namespace
@@ -40,8 +57,30 @@ std::chrono::steady_clock::duration wait_for_byte(spin_style style, std::chrono:
 TEST_CASE("a reader wakes for bytes written while it spins or after it sleeps, yielding or pausing", "[shm_ring]") {
   for (const auto style : {spin_style::pause_first, spin_style::yield_only}) {
     for (const auto delay : {0ms, 50ms}) {
-      // The wait's timeout is 10 s: a reader that missed the wake-up would sit it out.
-      CHECK(wait_for_byte(style, delay) < 5s);
+      // A reader that missed the wake-up would sit out its 10 s timeout.
+      CHECK(wait_for_byte(style, 30us, delay).wall < 5s);
     }
   }
+}
+
+TEST_CASE("a reader that only yields sleeps once nobody takes its core", "[shm_ring]") {
+  // A spin of 5 s: a reader that kept yielding while the writer sleeps would burn the
+  // 100 ms until the byte comes; one that sleeps burns next to none. The bound leaves
+  // room for a busy machine, where yields do hand the core to other processes and the
+  // reader, yielding on, gets at most an equal share of it.
+  const auto took = wait_for_byte(spin_style::yield_only, 5s, 100ms);
+  CHECK(took.wall < 5s);
+  CHECK(took.cpu < 60ms);
+}
+
+TEST_CASE("closing a ring wakes a reader that only yields", "[shm_ring]") {
+  shm_ring ring(4096);
+  std::thread closer([&] {
+    std::this_thread::sleep_for(20ms);
+    ring.close();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  while (!ring.at_end()) ring.wait_readable(10s, 30us, spin_style::yield_only);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  closer.join();
 }

@@ -8,24 +8,38 @@
 
 #include "task_process.hpp"
 
+using mpipool::detail::shared_core_spin;
 using mpipool::detail::spin_style;
 using mpipool::detail::task_process;
 using std::chrono::microseconds;
-using wait = task_process::input_wait;
+
+namespace {
+
+/// Checks field by field, so that a failure prints both.
+void check_wait(const task_process::input_wait& got, microseconds spin, spin_style style) {
+  CHECK(got.spin.count() == spin.count());
+  CHECK(got.style == style);
+}
+
+}  // namespace
 
 TEST_CASE("a task process spins after a stream of chunks, not after a lone one", "[task_process]") {
   const microseconds crowded{0};  // idle_spin on a node without a core for each process
-  CHECK(task_process::wait_before_sleep(1, false, crowded) == wait{microseconds(0), spin_style::pause_first});
-  CHECK(task_process::wait_before_sleep(3, false, crowded) == wait{microseconds(0), spin_style::pause_first});
-  CHECK(task_process::wait_before_sleep(4, false, crowded) == wait{microseconds(20), spin_style::pause_first});
-  CHECK(task_process::wait_before_sleep(500, false, crowded) == wait{microseconds(20), spin_style::pause_first});
+  check_wait(task_process::wait_before_sleep(1, false, crowded), microseconds(0), spin_style::pause_first);
+  check_wait(task_process::wait_before_sleep(3, false, crowded), microseconds(0), spin_style::pause_first);
+  check_wait(task_process::wait_before_sleep(4, false, crowded), microseconds(20), spin_style::pause_first);
+  check_wait(task_process::wait_before_sleep(500, false, crowded), microseconds(20), spin_style::pause_first);
 }
 
-TEST_CASE("a task process on its rank's only core only yields it; one with a core of its own keeps its spin",
-          "[task_process]") {
-  CHECK(task_process::wait_before_sleep(1, true, microseconds(0)) == wait{microseconds(30), spin_style::yield_only});
-  CHECK(task_process::wait_before_sleep(500, true, microseconds(0)) == wait{microseconds(30), spin_style::yield_only});
-  CHECK(task_process::wait_before_sleep(1, false, microseconds(200)) == wait{microseconds(200), spin_style::pause_first});
-  CHECK(task_process::wait_before_sleep(500, false, microseconds(200)) ==
-        wait{microseconds(200), spin_style::pause_first});
+TEST_CASE("a task process with a core of its own keeps its spin", "[task_process]") {
+  check_wait(task_process::wait_before_sleep(1, false, microseconds(200)), microseconds(200), spin_style::pause_first);
+  check_wait(task_process::wait_before_sleep(500, false, microseconds(200)), microseconds(200),
+             spin_style::pause_first);
+}
+
+TEST_CASE("a task process on its rank's only core only yields it, for as long as it is told", "[task_process]") {
+  check_wait(task_process::wait_before_sleep(1, true, shared_core_spin), shared_core_spin, spin_style::yield_only);
+  check_wait(task_process::wait_before_sleep(500, true, shared_core_spin), shared_core_spin, spin_style::yield_only);
+  // MPIPOOL_TASK_SPIN_US=0: no stream spin either, it sleeps at once.
+  check_wait(task_process::wait_before_sleep(500, true, microseconds(0)), microseconds(0), spin_style::yield_only);
 }
