@@ -8,12 +8,14 @@
 // They take turns the fastest way we measured. With a core each, both spin. When
 // the child shares the rank's core (a node with fewer cores than ranks and task
 // processes, as on the 2-core VM), the rank yields its core until the answer is
-// there, and the child yields it for 30 us before it sleeps on a futex, or sooner
-// if a yield finds nobody to take the core, as mpipool's task process does (raw MPI
-// through the child: 4.75 us a round trip, against 5.68 with the child sleeping at
-// once, median of 5 alternating pairs on 2 cores; the rank sleeping on a futex as
-// well was slower still). Figures for the floor from before 2026-12-06 17:00 are
-// of the child that slept at once.
+// there, and the child yields it for up to 30 us before it sleeps on a futex (sooner
+// once two yields in a row find nobody to take the core), as mpipool's task process
+// on its rank's core does; the rank wakes the child only if it sleeps (raw MPI
+// through the child: 4.21 us a round trip, against 6.16 with a child that slept at
+// once and was always woken, median of 5 alternating pairs on 2 cores; the rank
+// sleeping on a futex as well was slower still). Figures for the floor in the
+// benchmark docs before the section "2026-12-06, evening" are of the child that
+// slept at once; the 17:12 run's, of one that always yielded for 30 us.
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -116,7 +118,7 @@ class handoff_child {
         if (core_each_) {
           __builtin_ia32_pause();
         } else if (std::chrono::steady_clock::now() >= yield_until || !handover.hand_over()) {
-          sleep_until_posted(seen);  // the rank usually runs on this core: it was handed over first
+          sleep_until_posted(seen);  // the spin is over, or nobody takes the core
         }
       }
       seen = slot_->to_child.load(std::memory_order_acquire);

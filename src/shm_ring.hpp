@@ -17,11 +17,13 @@ namespace mpipool::detail {
 /// How a side that waits spins before it sleeps.
 enum class spin_style {
   pause_first,  // CPU pauses for 10 us, then sched_yield: the other side runs on another core
-  yield_only,   // sched_yield only: the other side needs this very core (the two share one)
+  yield_only,   // sched_yield only, until nobody takes the core: the other side needs this very core
 };
 
-/// How long a task process that shares its rank's only core yields it before it
-/// sleeps (task_process::wait_before_sleep; the floor in bench/handoff.hpp does the same).
+/// How long, at most, a task process that shares its rank's only core yields it
+/// before it sleeps: sooner once nobody takes the core (shared_core_yield), and
+/// MPIPOOL_TASK_SPIN_US overrides it (task_process::wait_before_sleep; the floor in
+/// bench/handoff.hpp does the same).
 inline constexpr std::chrono::microseconds shared_core_spin{30};
 
 /// Hands this core to whoever else wants it, and says when nobody does. A yield that
@@ -32,10 +34,13 @@ inline constexpr std::chrono::microseconds shared_core_spin{30};
 class shared_core_yield {
  public:
   /// Yields once; false once two yields in a row came back at once.
+  /// A yield that took this long switched to someone (one to nobody: 0.5 us on the 2-core VM).
+  static constexpr std::chrono::nanoseconds switch_at_least{1000};
+
   bool hand_over() {
     const auto before = std::chrono::steady_clock::now();
     std::this_thread::yield();
-    const bool switched = std::chrono::steady_clock::now() - before >= std::chrono::microseconds(1);
+    const bool switched = std::chrono::steady_clock::now() - before >= switch_at_least;
     unanswered_ = switched ? 0 : unanswered_ + 1;
     return unanswered_ < 2;
   }

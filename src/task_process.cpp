@@ -40,7 +40,7 @@ constexpr std::size_t max_lent_batches = 8;
 /// 60 us with a 50 us spin, 22 us without). A task process on its rank's only core
 /// yields that core instead (shared_core_spin), and a stream of chunks earns a short
 /// spin on a crowded node (task_process::wait_before_sleep). MPIPOOL_TASK_SPIN_US
-/// overrides all three; 0 makes a task process sleep at once.
+/// overrides the first two (0: sleep at once); the stream's spin stays.
 std::chrono::microseconds idle_spin(bool shares_rank_core) {
   if (const char* text = std::getenv("MPIPOOL_TASK_SPIN_US")) return std::chrono::microseconds(std::atol(text));
   if (shares_rank_core) return shared_core_spin;
@@ -158,7 +158,7 @@ task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_boar
       init_(init),
       identity_(std::move(identity)),
       rank_affinity_(affinity()),
-      shares_rank_core_(CPU_COUNT(&rank_affinity_) == 1),
+      shares_rank_core_(cpus_in(rank_affinity_) == 1),
       idle_spin_(idle_spin(shares_rank_core_)) {
   the_task_process = this;
 }

@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -63,14 +64,31 @@ TEST_CASE("a reader wakes for bytes written while it spins or after it sleeps, y
   }
 }
 
+/// The fastest of a few hundred sched_yield calls, timed as shared_core_yield times them.
+std::chrono::steady_clock::duration fastest_yield() {
+  auto fastest = std::chrono::steady_clock::duration::max();
+  for (int i = 0; i < 300; ++i) {
+    const auto before = std::chrono::steady_clock::now();
+    std::this_thread::yield();
+    fastest = std::min(fastest, std::chrono::steady_clock::now() - before);
+  }
+  return fastest;
+}
+
 TEST_CASE("a reader that only yields sleeps once nobody takes its core", "[shm_ring]") {
+  // Where a yield to nobody takes about as long as a switch (a slow clock source,
+  // heavy mitigations, valgrind), the reader cannot tell the two apart and spins on.
+  if (fastest_yield() >= mpipool::detail::shared_core_yield::switch_at_least * 3 / 4) {
+    WARN("sched_yield to nobody is too slow here to tell from a switch: not checked");
+    return;
+  }
   // A spin of 5 s: a reader that kept yielding while the writer sleeps would burn the
   // 100 ms until the byte comes; one that sleeps burns next to none. The bound leaves
-  // room for a busy machine, where yields do hand the core to other processes and the
-  // reader, yielding on, gets at most an equal share of it.
+  // room for another process yielding in a tight loop on the reader's core, where the
+  // two take turns and the reader, rightly yielding on, gets half of the core.
   const auto took = wait_for_byte(spin_style::yield_only, 5s, 100ms);
   CHECK(took.wall < 5s);
-  CHECK(took.cpu < 60ms);
+  CHECK(took.cpu < took.wall / 2 + 10ms);
 }
 
 TEST_CASE("closing a ring wakes a reader that only yields", "[shm_ring]") {
