@@ -113,7 +113,7 @@ class handoff_child {
     for (;;) {
       mpipool::detail::shared_core_yield handover;
       const auto yield_until =
-          core_each_ ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now() + shared_core_spin;
+          core_each_ ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now() + mpipool::detail::shared_core_spin;
       while (slot_->to_child.load(std::memory_order_acquire) == seen) {
         if (core_each_) {
           __builtin_ia32_pause();
@@ -129,8 +129,6 @@ class handoff_child {
     }
   }
 
-  // As mpipool's task process on its rank's core (task_process::wait_before_sleep).
-  static constexpr auto shared_core_spin = mpipool::detail::shared_core_spin;
   bool core_each_;
   slot* slot_ = nullptr;
   pid_t pid_ = -1;

@@ -18,11 +18,12 @@ inline cpu_set_t affinity() {
   return set;
 }
 
-/// How many cores `set` holds; an empty set (the kernel would not say) counts as one,
-/// the cautious answer for the rules below.
-inline int cpus_in(const cpu_set_t& set) { return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1; }
-
-inline int cpus_in_affinity() { return cpus_in(affinity()); }
+/// How many cores this process may run on; one if the kernel would not say, the
+/// cautious answer for the rules below.
+inline int cpus_in_affinity() {
+  const cpu_set_t set = affinity();
+  return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+}
 
 /// Whether a rank's task process can run beside it rather than take turns with it
 /// on one core: the node has a core for every rank and task process, and the rank

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <iterator>
 
+#include "pages.hpp"
+
 namespace mpipool::detail {
 
 namespace {
@@ -20,13 +22,6 @@ constexpr std::size_t largest_arena = std::size_t{1} << 34;
 constexpr std::size_t smallest_arena = std::size_t{1} << 30;
 
 std::atomic<shared_arena*> serving_arena{nullptr};
-
-std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
-
-std::size_t whole_pages(std::size_t bytes) {
-  const std::size_t page = page_size();
-  return (bytes + page - 1) / page * page;
-}
 
 /// Where the arenas would cost more than they save: the address space is limited
 /// (RLIMIT_AS counts the reservation), the kernel commits memory strictly (it

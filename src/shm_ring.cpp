@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backoff.hpp"
+#include "pages.hpp"
 
 namespace mpipool::detail {
 
@@ -76,15 +77,10 @@ void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds
   sleeping.store(0, std::memory_order_relaxed);
 }
 
-std::size_t page_rounded(std::size_t bytes) {
-  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  return (bytes + page - 1) / page * page;
-}
-
 }  // namespace
 
 shm_ring::shm_ring(std::size_t capacity) : capacity_(capacity) {
-  const std::size_t header = page_rounded(sizeof(control));
+  const std::size_t header = whole_pages(sizeof(control));
   mapped_ = header + capacity;
   void* memory = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
@@ -98,7 +94,7 @@ void shm_ring::map_in() {
 #ifdef MADV_POPULATE_WRITE
   ::madvise(control_, mapped_, MADV_POPULATE_WRITE);
 #endif
-  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t page = page_bytes();
   const auto* bytes = reinterpret_cast<const volatile std::byte*>(control_);
   for (std::size_t at = 0; at < mapped_; at += page) static_cast<void>(bytes[at]);
 }

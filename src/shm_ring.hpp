@@ -33,15 +33,19 @@ inline constexpr std::chrono::microseconds shared_core_spin{30};
 /// the core, so after two such yields in a row the waiter should sleep.
 class shared_core_yield {
  public:
-  /// Yields once; false once two yields in a row came back at once.
   /// A yield that took this long switched to someone (one to nobody: 0.5 us on the 2-core VM).
   static constexpr std::chrono::nanoseconds switch_at_least{1000};
 
+  /// Yields once; false once two yields in a row came back at once.
   bool hand_over() {
     const auto before = std::chrono::steady_clock::now();
     std::this_thread::yield();
-    const bool switched = std::chrono::steady_clock::now() - before >= switch_at_least;
-    unanswered_ = switched ? 0 : unanswered_ + 1;
+    return yielded(std::chrono::steady_clock::now() - before);
+  }
+
+  /// Counts a yield that took `took`; false once two in a row switched to nobody.
+  bool yielded(std::chrono::nanoseconds took) {
+    unanswered_ = took >= switch_at_least ? 0 : unanswered_ + 1;
     return unanswered_ < 2;
   }
 

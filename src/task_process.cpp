@@ -17,6 +17,7 @@
 #include "error_record.hpp"
 #include "mpipool/task.hpp"
 #include "packed_run.hpp"
+#include "pages.hpp"
 #include "proxy_executor.hpp"
 #include "runner.hpp"
 #include "shared_arena.hpp"
@@ -79,7 +80,7 @@ void limit_memory(std::size_t extra) {
     if (std::fscanf(statm, "%zu", &pages) != 1) pages = 0;
     std::fclose(statm);
   }
-  const auto limit = static_cast<rlim_t>(pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) + extra);
+  const auto limit = static_cast<rlim_t>(pages * page_bytes() + extra);
   const rlimit bound{limit, limit};
   ::setrlimit(RLIMIT_AS, &bound);
 }
@@ -157,8 +158,7 @@ task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_boar
       board_(board),
       init_(init),
       identity_(std::move(identity)),
-      rank_affinity_(affinity()),
-      shares_rank_core_(cpus_in(rank_affinity_) == 1),
+      shares_rank_core_(cpus_in_affinity() == 1),
       idle_spin_(idle_spin(shares_rank_core_)) {
   the_task_process = this;
 }
@@ -189,6 +189,7 @@ void task_process::leave(int status) {
 void task_process::run() {
   byte_buffer done;
   const auto start = begin_frame(done, frame_kind::init_done);
+  const cpu_set_t inherited = affinity();  // the rank's, as the fork left it
   if (init_.initializer) {
     try {
       byte_buffer ignored;
@@ -202,7 +203,7 @@ void task_process::run() {
   // An initializer may have bound this process elsewhere (an OpenMP runtime, the
   // user's own sched_setaffinity): it shares its rank's core only if it stayed there.
   const cpu_set_t now = affinity();
-  shares_rank_core_ = shares_rank_core_ && CPU_EQUAL(&now, &rank_affinity_);
+  shares_rank_core_ = shares_rank_core_ && CPU_EQUAL(&now, &inherited);
   idle_spin_ = idle_spin(shares_rank_core_);
   done.put<std::uint8_t>(init_failure_.empty() ? 1 : 0);
   done.append(init_failure_.data(), init_failure_.size());

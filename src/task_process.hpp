@@ -12,7 +12,6 @@
 #include <memory>
 #include <span>
 
-#include "cpu_affinity.hpp"
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/errors.hpp"
 #include "frames.hpp"
@@ -58,7 +57,6 @@ class task_process {
   struct input_wait {
     std::chrono::microseconds spin;
     spin_style style;
-    bool operator==(const input_wait&) const = default;
   };
 
   /// How to wait for input after running `chunks_run` chunks since the last wait, with
@@ -103,7 +101,6 @@ class task_process {
   byte_buffer results_;
   std::map<std::uint64_t, byte_buffer> lent_;  // results the rank reads in place, by offset, until released
   std::chrono::steady_clock::time_point results_since_{};
-  cpu_set_t rank_affinity_;               // inherited at fork
   bool shares_rank_core_;                 // bound to the one core the rank is bound to
   std::chrono::microseconds idle_spin_;  // before sleeping on an empty input ring
   int chunks_since_wait_ = 0;             // a stream of chunks earns a spin (stream_spin)

@@ -64,6 +64,19 @@ TEST_CASE("a reader wakes for bytes written while it spins or after it sleeps, y
   }
 }
 
+TEST_CASE("a waiter stops handing its core over after two yields in a row that switched to nobody",
+          "[shm_ring]") {
+  using mpipool::detail::shared_core_yield;
+  const auto to_nobody = shared_core_yield::switch_at_least / 2;
+  const auto to_someone = shared_core_yield::switch_at_least * 3;
+  shared_core_yield handover;
+  CHECK(handover.yielded(to_someone));
+  CHECK(handover.yielded(to_nobody));
+  CHECK(handover.yielded(to_someone));  // a switch between them starts the count again
+  CHECK(handover.yielded(to_nobody));
+  CHECK_FALSE(handover.yielded(to_nobody));
+}
+
 /// The fastest of a few hundred sched_yield calls, timed as shared_core_yield times them.
 std::chrono::steady_clock::duration fastest_yield() {
   auto fastest = std::chrono::steady_clock::duration::max();
