@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <thread>
 
@@ -57,6 +58,16 @@ class shm_ring {
  public:
   /// Maps a ring of `capacity` bytes that a child forked afterwards shares.
   explicit shm_ring(std::size_t capacity);
+  /// A ring in a memory file, which another process of this user on this node can
+  /// map too (attach): the lane between a pool's master and a task process.
+  static std::unique_ptr<shm_ring> create_attachable(std::size_t capacity);
+  /// Maps the ring that process `pid` created as descriptor `fd`. Throws
+  /// std::system_error if it cannot be opened (gone, or not ours to open), and
+  /// std::runtime_error if it is not a ring of `capacity` bytes marked `token`.
+  static std::unique_ptr<shm_ring> attach(long pid, int fd, std::size_t capacity, std::uint64_t token);
+  /// The memory file's descriptor (-1 for a ring of the first kind) and its mark.
+  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] std::uint64_t token() const;
 
   /// Maps every page of the ring into the calling process now, and touches each one.
   /// A page of shared memory faults once per process on first touch, and a fork does
@@ -69,32 +80,56 @@ class shm_ring {
   shm_ring(const shm_ring&) = delete;
   shm_ring& operator=(const shm_ring&) = delete;
 
-  /// Writer: copies what fits; returns the number of bytes taken.
-  std::size_t write_some(std::span<const std::byte> bytes);
+  /// Writer: copies what fits; returns the number of bytes taken. Without `wake`, a
+  /// sleeping reader is left asleep: it reads the bytes when it wakes for other reasons.
+  /// Not for a ring whose writer may be refused: that one uses the next.
+  std::size_t write_some(std::span<const std::byte> bytes, bool wake = true);
+  /// Writer, for a writer that may be shut out (refuse_writers): writes all of `bytes`
+  /// or nothing; false if they do not fit or writers were refused.
+  bool write_whole_unless_refused(std::span<const std::byte> bytes);
+  /// Reader: no guarded write gets in after this returns; what was written before is all
+  /// there is to read. Lock-free: it waits for nobody, so a writer that stalls holds nothing up.
+  void refuse_writers();
+  /// Every write and close of this ring also wakes `other`'s reader, who may wait on
+  /// both (wait_readable's `also`). Both rings must be mapped in this process.
+  void also_wake(shm_ring* other) { also_wake_ = other; }
   /// Writer: the stream ends; the reader sees end-of-stream once it has read everything.
   void close();
 
   /// Reader: copies what is there, up to `out.size()` bytes.
   std::size_t read_some(std::span<std::byte> out);
+  /// Reader: copies what is there, up to `out.size()` bytes, and leaves it there.
+  std::size_t peek(std::span<std::byte> out) const;
+  /// Reader: drops `count` bytes it peeked.
+  void skip(std::size_t count);
   [[nodiscard]] std::size_t readable() const;
   /// True once the writer closed and every byte has been read.
   [[nodiscard]] bool at_end() const;
 
   /// Reader: waits until bytes are there, the stream closed, or the timeout passed;
-  /// spins for up to `spin` before it sleeps.
+  /// spins for up to `spin` before it sleeps. With `also`, bytes or the end there
+  /// end the wait too (its writer must wake this ring's reader: also_wake).
   void wait_readable(std::chrono::microseconds timeout, std::chrono::microseconds spin = {},
-                     spin_style style = spin_style::pause_first);
+                     spin_style style = spin_style::pause_first, const shm_ring* also = nullptr);
   /// Writer: waits until there is room, or the timeout passed.
   void wait_writable(std::chrono::microseconds timeout);
 
  private:
-  [[nodiscard]] bool closed() const;
-
   struct control;
+  shm_ring(void* memory, std::size_t capacity, int fd);
+  static std::size_t header_bytes();
+  [[nodiscard]] bool closed() const;
+  [[nodiscard]] bool has_news() const { return readable() != 0 || closed(); }
+  void wake_readers();
+  /// Copies `bytes` into the ring from stream position `at_position`, wrapping around.
+  void copy_in(std::uint64_t at_position, std::span<const std::byte> bytes);
+
   control* control_;
   std::byte* data_;
   std::size_t capacity_;
   std::size_t mapped_;
+  int fd_ = -1;
+  shm_ring* also_wake_ = nullptr;
 };
 
 }  // namespace mpipool::detail
