@@ -32,6 +32,8 @@ class backoff {
   /// (sched_yield). For a transfer that moves only while this process makes MPI
   /// calls. Asked only when a nap is due, so spinning rounds pay nothing for it.
   void stay_awake_while(std::function<bool()> moving) { stay_awake_while_ = std::move(moving); }
+  /// Whether the transfer of stay_awake_while is moving now.
+  [[nodiscard]] bool must_stay_awake() const { return stay_awake_while_ && stay_awake_while_(); }
 
   /// Work was done: the next idle period starts with spinning again.
   void reset() {

@@ -17,6 +17,26 @@ void end_frame(byte_buffer& out, std::size_t start) {
   out.put_at<std::uint64_t>(start + 1, out.size() - start - frame_header_bytes);
 }
 
+void put_chunk_head(byte_buffer& out, const chunk_frame_head& head) {
+  out.put(head.header.id);
+  out.put(head.header.task);
+  out.put(head.first);
+  out.put(head.header.count);
+  out.put(head.header.timeout_ms);
+  out.put(head.header.item_size);
+}
+
+chunk_frame_head get_chunk_head(byte_reader& in) {
+  chunk_frame_head head;
+  head.header.id = in.get<std::uint64_t>();
+  head.header.task = in.get<std::uint32_t>();
+  head.first = in.get<std::uint32_t>();
+  head.header.count = in.get<std::uint32_t>();
+  head.header.timeout_ms = in.get<std::int64_t>();
+  head.header.item_size = in.get<std::uint32_t>();
+  return head;
+}
+
 bool frame_reader::fill(shm_ring& ring) {
   const bool ended = ring.at_end();  // before reading: what was written before close is then read below
   // Frames cut before are done with: drop them, keeping only a frame that is still arriving.
@@ -100,9 +120,9 @@ void frame_writer::clear() {
   offset_ = 0;
 }
 
-void write_all(shm_ring& ring, std::span<const std::byte> bytes) {
+void write_all(shm_ring& ring, std::span<const std::byte> bytes, bool wake) {
   while (!bytes.empty()) {
-    const std::size_t wrote = ring.write_some(bytes);
+    const std::size_t wrote = ring.write_some(bytes, wake);
     bytes = bytes.subspan(wrote);
     if (!bytes.empty()) ring.wait_writable(std::chrono::milliseconds(10));
   }

@@ -11,7 +11,9 @@
 #include <span>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/detail/byte_reader.hpp"
 #include "shm_ring.hpp"
+#include "wire.hpp"
 
 namespace mpipool::detail {
 
@@ -22,6 +24,7 @@ enum class frame_kind : std::uint8_t {
   results_release = 12,  // [u64 offset]: the rank is done with these results_shared
   proxy_opened = 10,  // [u32 proxy][u8 ok][u32 workers | error record]
   proxy_result = 11,  // [u32 proxy][u64 job][u64 index][u8 status][payload]
+  flush_request = 13,  // (empty) send every result and note now, then answer flushed
   // task process -> rank
   item_result = 2,   // [u64 chunk][u32 item][u8 status][payload]
   results_shared = 5,  // [u64 offset][u64 bytes]: item_result frames in the task process's arena
@@ -30,6 +33,11 @@ enum class frame_kind : std::uint8_t {
   proxy_submit = 21, // [u32 proxy][u64 job][u32 task][i32 retries][i64 timeout ms][u64 first index][u32 count]
                      // [u32 item size][items]
   proxy_close = 22,  // [u32 proxy][u8 terminate]
+  // task process -> rank, about chunks that came through the lane from the master
+  // (lane.hpp). Written without waking the rank, which reads them when it wakes.
+  lane_chunk = 30,   // a copy of a chunk frame taken from the lane, before it left the lane
+  lane_done = 31,    // [u32 n][n x ([u64 chunk][u32 last item])]: their results are in the lane
+  flushed = 32,      // (empty) the answer to flush_request: everything before it is sent
 };
 
 inline constexpr std::size_t frame_header_bytes = 1 + sizeof(std::uint64_t);
@@ -52,6 +60,15 @@ struct frame {
     return kept;
   }
 };
+
+/// What the body of a chunk frame starts with: `header.count` items of the chunk, from
+/// item `first` on. Its items, or where they lie (chunk_shared), follow.
+struct chunk_frame_head {
+  wire::chunk_header header;
+  std::uint32_t first = 0;
+};
+void put_chunk_head(byte_buffer& out, const chunk_frame_head& head);
+chunk_frame_head get_chunk_head(byte_reader& in);
 
 /// Starts a frame in `out`; returns the offset to pass to end_frame once the body is written.
 std::size_t begin_frame(byte_buffer& out, frame_kind kind);
@@ -94,7 +111,8 @@ class frame_writer {
   std::size_t offset_ = 0;  // already written of queue_.front()
 };
 
-/// Writes all of `bytes`, waiting for room as needed (the task process's side).
-void write_all(shm_ring& ring, std::span<const std::byte> bytes);
+/// Writes all of `bytes`, waiting for room as needed (the task process's side);
+/// without `wake`, a sleeping reader is left asleep.
+void write_all(shm_ring& ring, std::span<const std::byte> bytes, bool wake = true);
 
 }  // namespace mpipool::detail

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 #include "backoff.hpp"
@@ -125,6 +126,10 @@ void manager::handshake(const pool_options& options, int worker_depth) {
     }
     idle.reset();
     const auto w = static_cast<std::size_t>(incoming->source);
+    if (incoming->tag == wire::tag_lane && answered[w]) {
+      on_lane_offer(w, incoming->body);  // follows the worker's ready
+      continue;
+    }
     if (incoming->tag != wire::tag_ready || answered[w]) continue;  // nothing else is due now
     byte_reader reader(incoming->body.view());
     auto reply = wire::decode_ready(reader);
@@ -174,6 +179,7 @@ void manager::release_workers(bool kill_running) {
   while (link_.sends_pending()) {
     if (!link_.progress_sends()) idle.pause();
   }
+  for (auto& state : worker_states_) state.lane.reset();
 }
 
 void manager::submit(std::shared_ptr<job> work) {
@@ -483,6 +489,7 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
     link_.send(worker, wire::tag_tasks, std::shared_ptr<const byte_buffer>(chunk.items), chunk.adopted);
     return true;
   }
+  if (chunk.adopted.empty() && send_by_lane(worker, header, chunk)) return true;
   constexpr std::size_t count_at = sizeof(std::uint64_t);
   if (message.empty()) {
     message.put(next_message_id_++);
@@ -494,6 +501,68 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
   std::memcpy(&count, message.data() + count_at, sizeof count);
   message.put_at<std::uint32_t>(count_at, count + 1);
   return true;
+}
+
+bool manager::send_by_lane(int worker, const wire::chunk_header& header, chunk_record& chunk) {
+  auto& lane = worker_states_[static_cast<std::size_t>(worker)].lane;
+  if (!lane) return false;
+  const auto items = chunk.item_view();
+  constexpr std::size_t head_bytes = frame_header_bytes + wire::chunk_header_bytes + sizeof(std::uint32_t);
+  if (items.size() + head_bytes > lane_max_frame_bytes) return false;
+  lane_frame_.clear();
+  const auto start = begin_frame(lane_frame_, frame_kind::chunk);
+  put_chunk_head(lane_frame_, {header, 0});  // all of it, from its first item
+  lane_frame_.append(items.data(), items.size());
+  end_frame(lane_frame_, start);
+  if (!lane->send(lane_frame_.view())) return false;  // full, or its task process is gone: MPI takes it
+  chunk.message = 0;  // in no tasks message
+  return true;
+}
+
+void manager::on_lane_offer(std::size_t worker, const byte_buffer& body) {
+  auto& state = worker_states_[worker];
+  if (state.lane) {
+    take_lane_results(worker);  // the task process that wrote them is gone: these are its last
+    state.lane.reset();
+  }
+  // Its descriptors are another node's, or it was lost meanwhile.
+  if (!state.alive || identities_[worker].host != node_name()) return;
+  try {
+    byte_reader in(body.view());
+    state.lane = std::make_unique<master_lane>(decode_lane_offer(in));
+  } catch (const std::system_error& e) {
+    // Gone already (its task process died again): the next offer follows. Not ours to
+    // open (a hardened /proc): say so once, the same holds for every worker and pool.
+    if (e.code() != std::errc::permission_denied && e.code() != std::errc::operation_not_permitted) return;
+    static std::once_flag said;
+    std::call_once(said, [&] {
+      std::fprintf(stderr,
+                   "mpipool: note: cannot map the lane to %s (%s); small chunks go through the rank over MPI, "
+                   "which is slower for small tasks. MPIPOOL_LANE=0 skips trying.\n",
+                   identities_[worker].describe().c_str(), e.what());
+    });
+  } catch (const std::exception&) {
+    // A stale offer whose descriptor now names something else: chunks go over MPI.
+  }
+}
+
+bool manager::take_lane_results(std::size_t worker) {
+  auto& state = worker_states_[worker];
+  bool any = false;
+  try {
+    any = state.lane->take_results([this](std::span<const std::byte> body) {
+      byte_reader in(body);
+      const auto chunk_id = in.get<std::uint64_t>();
+      const auto item = in.get<std::uint32_t>();
+      const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
+      take_result(chunk_id, item, status, in.take(in.remaining()));
+    });
+  } catch (const serialization_error& e) {
+    fail_unreadable_results(static_cast<int>(worker), e);
+    return true;
+  }
+  if (any) adapt_window(state);
+  return any;
 }
 
 bool manager::open_to_work(std::size_t worker) const {
@@ -539,6 +608,9 @@ bool manager::dispatch() {
 bool manager::receive() {
   bool any = false;
   job_finished_ = false;
+  for (std::size_t w = 0; w < worker_count_ && !job_finished_; ++w) {
+    if (worker_states_[w].lane) any |= take_lane_results(w);
+  }
   // Stops after a message that finished a job: its caller may be waiting, and another
   // look for messages first (an empty one costs ~100 ns at MPI_THREAD_MULTIPLE) would delay it.
   for (int n = 0; n < max_messages_per_round && !job_finished_; ++n) {
@@ -551,6 +623,8 @@ bool manager::receive() {
       on_results(incoming->source, incoming->body);
     } else if (incoming->tag == wire::tag_rejected) {
       on_rejected(incoming->source, incoming->body);
+    } else if (incoming->tag == wire::tag_lane) {
+      on_lane_offer(static_cast<std::size_t>(incoming->source), incoming->body);
     } else if (incoming->tag == wire::tag_heartbeat) {
       // The link noted when it arrived; that is all a heartbeat says.
     } else if (!serve_slots(*incoming)) {
@@ -570,25 +644,33 @@ void manager::on_results(int worker, const byte_buffer& body) {
       const auto chunk_id = reader.get<std::uint64_t>();
       const auto item = reader.get<std::uint32_t>();
       const auto status = static_cast<wire::item_status>(reader.get<std::uint8_t>());
-      const auto payload = reader.get_blob();
-      auto found = chunks_.find(chunk_id);
-      if (found == chunks_.end() || item >= found->second.count) continue;  // late duplicate or stale
-      if (status == wire::item_status::ok_run) {
-        settle_run(chunk_id, found->second, item, payload);
-      } else {
-        settle(chunk_id, found->second, item, status, payload);
-      }
+      take_result(chunk_id, item, status, reader.get_blob());
     }
     adapt_window(worker_states_[static_cast<std::size_t>(worker)]);
   } catch (const serialization_error& e) {
-    // Which items the unreadable rest held is unknown: fail what this worker still owes.
-    const auto failure = std::make_exception_ptr(serialization_error(
-        "worker " + identities_[static_cast<std::size_t>(worker)].describe() +
-        " sent a results message that cannot be read (" + e.what() + ")"));
-    for (auto it = chunks_.begin(); it != chunks_.end();) {
-      auto current = it++;
-      if (current->second.worker == worker) fail_chunk(current->first, current->second, failure);
-    }
+    fail_unreadable_results(worker, e);
+  }
+}
+
+void manager::take_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
+                          std::span<const std::byte> payload) {
+  auto found = chunks_.find(chunk_id);
+  if (found == chunks_.end() || item >= found->second.count) return;  // late duplicate or stale
+  if (status == wire::item_status::ok_run) {
+    settle_run(chunk_id, found->second, item, payload);
+  } else {
+    settle(chunk_id, found->second, item, status, payload);
+  }
+}
+
+void manager::fail_unreadable_results(int worker, const serialization_error& error) {
+  // Which items the unreadable rest held is unknown: fail what this worker still owes.
+  const auto failure = std::make_exception_ptr(
+      serialization_error("worker " + identities_[static_cast<std::size_t>(worker)].describe() +
+                          " sent a results message that cannot be read (" + error.what() + ")"));
+  for (auto it = chunks_.begin(); it != chunks_.end();) {
+    auto current = it++;
+    if (current->second.worker == worker) fail_chunk(current->first, current->second, failure);
   }
 }
 
@@ -638,6 +720,7 @@ bool manager::find_lost_workers() {
 
 void manager::lose_worker(std::size_t w, std::chrono::milliseconds silent) {
   worker_states_[w].alive = false;
+  worker_states_[w].lane.reset();
   link_.mark_broken();  // a disconnect would wait for it for ever
   const origin& where = identities_[w];
   byte_buffer record;

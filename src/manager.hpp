@@ -25,6 +25,7 @@
 #include "crew.hpp"
 #include "item_buffers.hpp"
 #include "ledger.hpp"
+#include "lane.hpp"
 #include "link.hpp"
 #include "mpipool/detail/job.hpp"
 #include "mpipool/errors.hpp"
@@ -138,6 +139,7 @@ class manager final : public executor {
     clock::time_point last_completion{};
     double mean_gap_us = 0;            // between chunk completions, smoothed
     std::size_t finished_unmeasured = 0;  // chunks finished since adapt_window last looked
+    std::unique_ptr<master_lane> lane;    // to its task process, on this node (lane.hpp)
   };
 
   void handshake(const pool_options& options, int worker_depth);
@@ -152,6 +154,16 @@ class manager final : public executor {
   bool take_submissions();
   bool dispatch();
   bool assign_chunk(int worker, byte_buffer& message);
+  /// Writes a small chunk into the worker's lane; false if it has none or it is full or closed.
+  bool send_by_lane(int worker, const wire::chunk_header& header, chunk_record& chunk);
+  /// A worker offers a lane to its new task process: the old one's last results first.
+  void on_lane_offer(std::size_t worker, const byte_buffer& body);
+  /// Settles the results that came through a worker's lane.
+  bool take_lane_results(std::size_t worker);
+  void take_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
+                   std::span<const std::byte> payload);
+  /// A worker sent results we cannot read: what it still owes fails.
+  void fail_unreadable_results(int worker, const serialization_error& error);
   bool next_chunk_for(int worker, std::uint64_t& chunk_id);
   /// Alive, with room in its window, and not refused by the retries left in this dispatch.
   [[nodiscard]] bool open_to_work(std::size_t worker) const;
@@ -201,6 +213,7 @@ class manager final : public executor {
   std::list<job_record> spare_jobs_;  // nodes of finished jobs, for the next ones
   std::list<job_iterator> spare_feeding_;
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
+  byte_buffer lane_frame_;            // a chunk frame on its way into a lane
   std::vector<bool> refused_;         // workers the retries left avoid, in this dispatch
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
   std::vector<std::unordered_map<std::uint64_t, chunk_record>::node_type> spare_chunk_nodes_;

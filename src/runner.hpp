@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "mpipool/detail/byte_buffer.hpp"
 #include "backoff.hpp"
+#include "lane.hpp"
 #include "mpipool/errors.hpp"
 #include "result_batch.hpp"
 #include "wire.hpp"
@@ -40,6 +42,8 @@ class runner {
   [[nodiscard]] virtual bool busy_after_next_step() const = 0;
   /// Waits a little, as `idle` says (spin, or sleep): less when there is something to do.
   virtual void idle_wait(backoff& idle) = 0;
+  /// A lane to a new task process, once, for the worker to offer the master (tag_lane).
+  virtual std::optional<lane_offer> take_lane_offer() { return std::nullopt; }
 };
 
 /// Runs one item of a task: the result, or the error record, is written to `out`.

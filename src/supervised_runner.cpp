@@ -33,6 +33,9 @@ namespace {
 
 // Chunks written ahead into the task process's pipe, so it never waits for the rank.
 constexpr std::size_t chunks_ahead = 256;
+// The shortest nap of a rank whose task process works from the lane, between its looks
+// at MPI and at the task process (each takes the core from the task process).
+constexpr auto lane_nap = std::chrono::microseconds(500);
 
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
@@ -68,7 +71,10 @@ class supervised_runner final : public runner {
     if (child_parked_) {
       child_parked_ = false;
       next_death_check_ = {};  // look now, not at the next rate-limited check
-      if (same_settings(init, init_) && identity.describe() == identity_.describe() && !child_died()) return;
+      if (same_settings(init, init_) && identity.describe() == identity_.describe() && !child_died()) {
+        offer_due_ = child_.lane.to_task != nullptr;  // a new master, or the same one afresh
+        return;
+      }
       stop_child(false);
     }
     init_ = init;
@@ -84,11 +90,12 @@ class supervised_runner final : public runner {
 
   void end_session(bool kill_running) override {
     pending_.clear();
+    const bool lane_quiet = !kill_running && lane_settled();
     // An idle task process of a pool without initializer or recycling stays for the
     // next pool: a fork of an MPI process costs milliseconds (15 ms on a small VM).
     // Not when a task kept a pool open (its proxy would outlive the session), nor
     // under a memory limit (set at fork: the old heap would eat the new budget).
-    const bool reusable = !kill_running && in_child_.empty() && !child_closed_ && !recycling_ &&
+    const bool reusable = lane_quiet && in_child_.empty() && !child_closed_ && !recycling_ &&
                           !init_.initializer && init_.maxtasksperchild == 0 && init_.task_memory_limit == 0 &&
                           child_.pid > 0 && (!broker_ || broker_->empty());
     if (reusable) {
@@ -100,6 +107,7 @@ class supervised_runner final : public runner {
   }
 
   void add(task_chunk chunk) override {
+    work_from_lane_ = false;
     const auto count = chunk.header.count;
     pending_.push_back({std::move(chunk), 0, count});
   }
@@ -112,11 +120,24 @@ class supervised_runner final : public runner {
   }
 
   [[nodiscard]] bool busy() const override { return !pending_.empty() || !in_child_.empty(); }
+
+  std::optional<lane_offer> take_lane_offer() override {
+    if (!offer_due_) return std::nullopt;
+    offer_due_ = false;
+    return child_.lane.offer();
+  }
   // A step only relays: what it leaves is known after it.
   [[nodiscard]] bool busy_after_next_step() const override { return busy(); }
 
   void idle_wait(backoff& idle) override {
     const auto pause = idle.next_sleep();
+    if (lane_only() && !idle.must_stay_awake()) {
+      // Its work comes through the lane: the task process needs this core, not us. We
+      // sleep until it writes to us (lane notes do not wake us) or the nap is over; a
+      // death is noticed then, by the next step's look at its pipe.
+      child_.from_child->wait_readable(std::max(pause, lane_nap));
+      return;
+    }
     if (pause.count() == 0) {
       // A task process bound to this core cannot run while we spin on it (measured
       // on 2 cores, 1 worker: no-op maps 25 to 30% faster). Unbound on a crowded
@@ -139,16 +160,27 @@ class supervised_runner final : public runner {
     std::uint32_t begin = 0;  // items [begin, end) of the chunk
     std::uint32_t end = 0;
     std::uint32_t next = 0;   // first item without a result (in the task process only)
+    bool from_lane = false;   // the task process took it from the master's lane
   };
 
   void start_child() {
-    child_ = fork_task_process(init_, identity_);
+    child_ = fork_task_process(init_, identity_, wants_lane());
+    offer_due_ = child_.lane.to_task != nullptr;
     last_pid_ = child_.pid;
     reader_ = frame_reader();
     writer_.clear();
     assigned_ = 0;
     recycling_ = false;
     broker_ = std::make_unique<proxy_broker>(writer_, [this] { writer_.flush(*child_.to_child); });
+  }
+
+  /// A lane pays where the task process shares this rank's only core: relaying cost two
+  /// context switches a round trip there. On a node with fewer cores than processes and
+  /// none bound, the master would pay the wake-ups the ranks pay now, and it is the
+  /// bottleneck there (2 workers on 2 cores, chunksize 1: 2.3M items/s against 3.3M).
+  /// None under maxtasksperchild: the rank counts what it gives a task process.
+  [[nodiscard]] bool wants_lane() const {
+    return init_.maxtasksperchild == 0 && lanes_enabled() && bound_to_one_core();
   }
 
   /// The first task process of a session reports its initializer before READY goes out.
@@ -209,12 +241,9 @@ class supervised_runner final : public runner {
     const auto& rank_arena = shared_arena::of_rank();
     const bool in_place = items.size() >= large_blocks::threshold && rank_arena.contains(items);
     const auto start = begin_frame(staged_, in_place ? frame_kind::chunk_shared : frame_kind::chunk);
-    staged_.put(chunk.header.id);
-    staged_.put(chunk.header.task);
-    staged_.put(begin);
-    staged_.put(end - begin);
-    staged_.put(chunk.header.timeout_ms);
-    staged_.put(chunk.header.item_size);
+    auto head = chunk_frame_head{chunk.header, begin};
+    head.header.count = end - begin;
+    put_chunk_head(staged_, head);
     if (in_place) {
       staged_.put<std::uint64_t>(rank_arena.offset_of(items.data()));
       staged_.put<std::uint64_t>(items.size());
@@ -224,7 +253,9 @@ class supervised_runner final : public runner {
     end_frame(staged_, start);
   }
 
-  bool read_child(result_batch& results) {
+  /// Takes what the task process wrote. `gone`: it died, and only its results and notes
+  /// count; a pool its task asked for at the last moment is not opened for nobody.
+  bool read_child(result_batch& results, bool gone = false) {
     if (!reader_.fill(*child_.from_child)) child_closed_ = true;  // it left (maxtasksperchild)
     bool any = false;
     while (auto incoming = reader_.next()) {
@@ -233,11 +264,27 @@ class supervised_runner final : public runner {
         take_result(incoming->body, results);
       } else if (incoming->kind == frame_kind::results_shared) {
         take_lent_results(incoming->body, results);
-      } else if (incoming->kind != frame_kind::init_done) {
+      } else if (incoming->kind == frame_kind::lane_chunk) {
+        track_lane_chunk(incoming->body);
+      } else if (incoming->kind == frame_kind::lane_done) {
+        take_lane_done(incoming->body);
+      } else if (incoming->kind == frame_kind::flushed) {
+        flushed_ = true;
+      } else if (incoming->kind != frame_kind::init_done && !gone) {
         broker_->handle(frame::copy_of(*incoming));  // the running task opened or uses a pool
       }
     }
     return any;
+  }
+
+  /// Items whose results the task process wrote to the lane.
+  void take_lane_done(std::span<const std::byte> body) {
+    byte_reader in(body);
+    const auto count = in.get<std::uint32_t>();
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const auto chunk = in.get<std::uint64_t>();
+      answered(chunk, in.get<std::uint32_t>());
+    }
   }
 
   void take_result(std::span<const std::byte> body, result_batch& results) {
@@ -264,8 +311,9 @@ class supervised_runner final : public runner {
       }
     } catch (const serialization_error&) {
       // A task wrote over the task process's memory. Replaced, it fails the item it was
-      // running and the items without results run again (watch_child).
-      ::kill(child_.pid, SIGKILL);
+      // running and the items without results run again (watch_child). Read after its
+      // death, there is nobody left to kill (and kill(-1) would kill everything we own).
+      if (child_.pid > 0) ::kill(child_.pid, SIGKILL);
       return;
     }
     byte_buffer release;
@@ -273,6 +321,73 @@ class supervised_runner final : public runner {
     release.put(offset);
     end_frame(release, start);
     writer_.queue(std::move(release));  // feed_child sends it
+  }
+
+  /// A chunk the task process took from the lane: ours to watch, as if we had sent it.
+  static std::optional<span_of_items> lane_span(std::span<const std::byte> body) {
+    try {
+      byte_reader in(body);
+      const auto head = get_chunk_head(in);
+      if (head.first != 0 || head.header.count == 0) return std::nullopt;  // the master sends whole chunks
+      const auto items = in.take(in.remaining());
+      auto copy = std::make_shared<byte_buffer>();
+      copy->append(items.data(), items.size());
+      task_chunk chunk{head.header, nullptr, copy->view()};
+      chunk.message = std::move(copy);
+      return span_of_items{std::move(chunk), 0, head.header.count, 0, true};
+    } catch (const serialization_error&) {
+      return std::nullopt;
+    }
+  }
+
+  void track_lane_chunk(std::span<const std::byte> body) {
+    work_from_lane_ = true;
+    if (auto span = lane_span(body)) in_child_.push_back(std::move(*span));
+  }
+
+  /// The task process is gone: no more chunks into its lane, and those still there are ours.
+  void reclaim_lane() {
+    if (!child_.lane.to_task) return;
+    child_.lane.to_task->refuse_writers();
+    frame_reader left;
+    left.fill(*child_.lane.to_task);
+    while (auto chunk = left.next()) {
+      auto span = lane_span(chunk->body);
+      if (!span) continue;
+      const bool tracked = std::any_of(in_child_.begin(), in_child_.end(), [&](const span_of_items& known) {
+        return known.chunk.header.id == span->chunk.header.id;
+      });
+      if (!tracked) pending_.push_back(std::move(*span));
+    }
+  }
+
+  /// Work comes through the lane (the last chunk did), and nothing waits here.
+  [[nodiscard]] bool lane_only() const {
+    return child_.lane.to_task && work_from_lane_ && pending_.empty() && !writer_.pending() &&
+           std::all_of(in_child_.begin(), in_child_.end(), [](const span_of_items& s) { return s.from_lane; });
+  }
+
+  /// Whether nothing of the session is left in the lane or on its way about it: then the
+  /// task process may serve the next pool, whose chunk ids start again at 1. The rank
+  /// sleeps through the notes of lane chunks, so it asks the task process to flush and
+  /// answer (flushed), and reads everything before that answer.
+  bool lane_settled() {
+    if (!child_.lane.to_task) return true;
+    if (child_.pid <= 0) return false;
+    byte_buffer request;
+    end_frame(request, begin_frame(request, frame_kind::flush_request));
+    writer_.queue(std::move(request));
+    writer_.flush(*child_.to_child);
+    result_batch ignored;  // results of a released session: the master has them all
+    flushed_ = false;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (!flushed_ && std::chrono::steady_clock::now() < give_up && !child_died()) {
+      child_.from_child->wait_readable(std::chrono::milliseconds(1));
+      writer_.flush(*child_.to_child);
+      read_child(ignored);
+    }
+    return flushed_ && in_child_.empty() && child_.lane.to_task->readable() == 0 &&
+           child_.lane.from_task->readable() == 0;
   }
 
   void answered(std::uint64_t chunk, std::uint32_t item) {
@@ -327,6 +442,8 @@ class supervised_runner final : public runner {
 
   /// The task process is gone: fail the item it was running, re-queue the rest, start another.
   void lost(result_batch& results, int status, const std::string& timeout_reason, bool timed_out) {
+    read_child(results, true);  // what it wrote before it died: results, and notes of lane chunks
+    reclaim_lane();
     const auto chunk = child_.board->chunk.load(std::memory_order_relaxed);
     const auto item = child_.board->item.index.load(std::memory_order_relaxed);
     const auto suspects = child_.board->item.span.load(std::memory_order_relaxed);
@@ -407,6 +524,7 @@ class supervised_runner final : public runner {
   }
 
   void stop_child(bool kill) {
+    if (child_.lane.to_task) child_.lane.to_task->refuse_writers();  // the master falls back to MPI
     if (broker_) broker_->close_all(kill);
     if (child_.to_child) child_.to_child->close();  // end of input: an idle task process exits
     reap(kill);
@@ -417,6 +535,8 @@ class supervised_runner final : public runner {
     child_.from_child.reset();
     unmap_board(child_.board);
     child_.board = nullptr;
+    child_.lane = {};
+    offer_due_ = false;
     child_closed_ = false;
     writer_.clear();
   }
@@ -436,6 +556,9 @@ class supervised_runner final : public runner {
   std::uint64_t assigned_ = 0;  // items given to this task process, for maxtasksperchild
   bool recycling_ = false;
   bool child_parked_ = false;  // idle since the last session ended, kept for the next
+  bool offer_due_ = false;     // the master has not been offered this task process's lane yet
+  bool work_from_lane_ = false;  // the last chunk came through the lane, not from us
+  bool flushed_ = false;         // the task process answered our flush_request
 };
 
 }  // namespace

@@ -33,6 +33,9 @@ constexpr auto max_result_delay = std::chrono::microseconds(100);
 constexpr std::size_t max_result_bytes = std::size_t{1} << 20;
 // Batches of results lent to the rank (results_shared) and not yet released.
 constexpr std::size_t max_lent_batches = 8;
+// How long a task process on its rank's only core spins for the next chunk from the
+// lane: its rank sleeps meanwhile, so it holds nobody up (see pump).
+constexpr auto lane_spin = std::chrono::microseconds(200);
 
 /// How long an idle task process spins for the next task before it sleeps.
 /// Spinning saves the futex wake-up only if the rank has a core of its own: when the
@@ -89,7 +92,7 @@ void limit_memory(std::size_t extra) {
 
 bool in_task_process() { return the_task_process != nullptr; }
 
-task_process_handle fork_task_process(const wire::session_init& init, const origin& identity) {
+task_process_handle fork_task_process(const wire::session_init& init, const origin& identity, bool with_lane) {
   // Rings big enough that a batch of small tasks and their results rarely wait for
   // room, and small enough that touching every page at the fork stays cheap (map_in:
   // 6 ms a process for both on the 2-core VM, 24 ms with 4 MiB rings). Bigger chunks
@@ -101,6 +104,13 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
   handle.to_child->map_in();
   handle.from_child->map_in();
   handle.board = map_shared_board();
+  if (with_lane) {
+    try {
+      handle.lane = task_lane::create();
+    } catch (const std::exception&) {
+      // Out of descriptors or memory: its chunks go through the rank, as without a lane.
+    }
+  }
   int alive[2];
   if (::pipe2(alive, O_CLOEXEC) != 0) {
     throw error(std::string("cannot create a pipe for a task process: ") + std::strerror(errno));
@@ -134,7 +144,7 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
     origin self = identity;
     self.pid = static_cast<long>(::getpid());
     try {
-      auto* process = new task_process(*handle.to_child, *handle.from_child, handle.board, init, self);
+      auto* process = new task_process(*handle.to_child, *handle.from_child, handle.lane, handle.board, init, self);
       process->run();
     } catch (const std::exception& e) {
       // Unwinding further would run the rank's own code in this copy of it.
@@ -146,18 +156,22 @@ task_process_handle fork_task_process(const wire::session_init& init, const orig
     ::_exit(70);
   }
   ::close(alive[1]);
+  // The task process waits on the lane's ring when it has one: what the rank writes wakes it there too.
+  if (handle.lane.to_task) handle.to_child->also_wake(handle.lane.to_task.get());
   handle.pid = pid;
   handle.alive = alive[0];
   return handle;
 }
 
-task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, progress_board* board,
+task_process::task_process(shm_ring& from_rank, shm_ring& to_rank, const task_lane& lane, progress_board* board,
                            const wire::session_init& init, origin identity)
     : from_rank_(from_rank),
       to_rank_(to_rank),
       board_(board),
       init_(init),
       identity_(std::move(identity)),
+      lane_in_(lane.to_task.get()),
+      lane_out_(lane.from_task.get()),
       shares_rank_core_(cpus_in_affinity() == 1),
       idle_spin_(idle_spin(shares_rank_core_)) {
   the_task_process = this;
@@ -181,6 +195,7 @@ void task_process::send(const byte_buffer& frames) { write_all(to_rank_, frames.
 
 void task_process::leave(int status) {
   flush_results();
+  flush_lane_results();
   to_rank_.close();
   std::fflush(nullptr);
   ::_exit(status);
@@ -213,6 +228,7 @@ void task_process::run() {
   for (;;) {
     if (chunks_.empty()) {
       flush_results();
+      flush_lane_results();
       pump(std::chrono::microseconds::max());
       continue;
     }
@@ -225,20 +241,62 @@ void task_process::run() {
 }
 
 void task_process::pump(std::chrono::microseconds timeout) {
-  if (from_rank_.readable() == 0 && !from_rank_.at_end() && timeout.count() > 0) {
-    const auto wait = wait_before_sleep(chunks_since_wait_, shares_rank_core_, idle_spin_);
-    from_rank_.wait_readable(std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1)), wait.spin,
-                             wait.style);
+  const bool lane_empty = lane_in_ == nullptr || lane_in_->readable() == 0;
+  if (from_rank_.readable() == 0 && !from_rank_.at_end() && lane_empty && timeout.count() > 0) {
+    auto wait = wait_before_sleep(chunks_since_wait_, shares_rank_core_, idle_spin_);
+    if (lane_in_ != nullptr && last_chunk_from_lane_ && shares_rank_core_) {
+      // Work through the lane leaves the rank asleep: its core is ours until it wakes,
+      // and a yield hands it over then. Sleeping at once would cost the master's wake-up.
+      wait = {std::max(wait.spin, lane_spin), spin_style::pause_first};
+    }
+    const auto limit = std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1));
+    if (lane_in_ != nullptr) {
+      lane_in_->wait_readable(limit, wait.spin, wait.style, &from_rank_);  // the rank's writes wake it there
+    } else {
+      from_rank_.wait_readable(limit, wait.spin, wait.style);
+    }
     chunks_since_wait_ = 0;
   }
   const bool open = reader_.fill(from_rank_);
   while (auto incoming = reader_.next()) dispatch(frame::copy_of(*incoming));  // kept: a task may pump again
+  if (lane_in_ != nullptr) take_lane_chunks();
   if (!open) leave(0);  // the rank closed our input: recycle, session end, or the rank is gone
+}
+
+void task_process::take_lane_chunks() {
+  const std::size_t available = lane_in_->readable();
+  if (available == 0) return;
+  lane_taken_.resize(available);
+  lane_taken_.resize(lane_in_->peek({lane_taken_.data(), available}));
+  auto unread = lane_taken_.view();
+  byte_buffer copies;
+  std::size_t taken = 0;
+  while (auto chunk = cut_frame(unread)) {
+    taken = lane_taken_.size() - unread.size();
+    if (chunk->kind != frame_kind::chunk) continue;  // the master writes nothing else
+    const auto start = begin_frame(copies, frame_kind::lane_chunk);
+    copies.append(chunk->body.data(), chunk->body.size());
+    end_frame(copies, start);
+    chunks_.push_back(frame{frame_kind::lane_chunk, byte_buffer()});
+    chunks_.back().body.append(chunk->body.data(), chunk->body.size());
+  }
+  // The rank holds the copies before the lane lets go of the chunks: a crash now
+  // leaves each chunk with the rank, in the lane, or both (the rank keeps one).
+  write_all(to_rank_, copies.view(), false);
+  lane_in_->skip(taken);
 }
 
 void task_process::dispatch(frame incoming) {
   if (incoming.kind == frame_kind::chunk || incoming.kind == frame_kind::chunk_shared) {
     chunks_.push_back(std::move(incoming));
+    return;
+  }
+  if (incoming.kind == frame_kind::flush_request) {
+    flush_results();
+    flush_lane_results();
+    byte_buffer answer;
+    end_frame(answer, begin_frame(answer, frame_kind::flushed));
+    send(answer);
     return;
   }
   byte_reader in(incoming.body.view());
@@ -264,45 +322,49 @@ class task_process::frame_sink {
 
   std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
     start_ = self_.begin_result(chunk_id_, item);
-    self_.results_.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
-    payload_at_ = self_.results_.size();
-    self_.results_.resize(payload_at_ + max_bytes);
-    return self_.results_.data() + payload_at_;
+    first_ = item;
+    auto& out = *self_.out_;
+    out.put(static_cast<std::uint8_t>(wire::item_status::ok_run));
+    payload_at_ = out.size();
+    out.resize(payload_at_ + max_bytes);
+    return out.data() + payload_at_;
   }
   void close_run(std::uint32_t count, std::size_t bytes) {
     if (count == 0) {
-      self_.results_.resize(start_);
+      self_.out_->resize(start_);
       return;
     }
-    self_.results_.resize(payload_at_ + bytes);
-    end_frame(self_.results_, start_);
-    self_.flush_if_due();
+    self_.out_->resize(payload_at_ + bytes);
+    self_.end_result(start_, chunk_id_, first_ + count - 1);
   }
   void failed(std::uint32_t item, std::span<const std::byte> record) {
     const auto start = self_.begin_result(chunk_id_, item);
-    self_.results_.put(static_cast<std::uint8_t>(wire::item_status::failed));
-    self_.results_.append(record.data(), record.size());
-    end_frame(self_.results_, start);
-    self_.flush_if_due();
+    self_.out_->put(static_cast<std::uint8_t>(wire::item_status::failed));
+    self_.out_->append(record.data(), record.size());
+    self_.end_result(start, chunk_id_, item);
   }
 
  private:
   task_process& self_;
   std::uint64_t chunk_id_;
+  std::uint32_t first_ = 0;     // the open run's first item
   std::size_t start_ = 0;       // the open run's frame
   std::size_t payload_at_ = 0;  // its payload
 };
 
 void task_process::run_chunk(const frame& chunk) {
   byte_reader in(chunk.body.view());
-  const auto chunk_id = in.get<std::uint64_t>();
-  const auto task = in.get<std::uint32_t>();
-  const auto first = in.get<std::uint32_t>();
-  const auto count = in.get<std::uint32_t>();
-  const auto timeout_ms = in.get<std::int64_t>();
-  const auto item_size = in.get<std::uint32_t>();
+  const auto head = get_chunk_head(in);
+  const auto chunk_id = head.header.id;
+  const auto task = head.header.task;
+  const auto first = head.first;
+  const auto count = head.header.count;
+  const auto timeout_ms = head.header.timeout_ms;
+  const auto item_size = head.header.item_size;
   const auto items = chunk.kind == frame_kind::chunk_shared ? shared_items(in) : in.take(in.remaining());
   const task_entry* entry = registry::instance().find(task);
+  last_chunk_from_lane_ = chunk.kind == frame_kind::lane_chunk;
+  out_ = last_chunk_from_lane_ ? &lane_results_ : &results_;
   // A timeout is measured per item from the board's start time: those run one by one.
   if (init_failure_.empty() && timeout_ms == 0 && runs_packed(entry, item_size, items, count)) {
     board_->start(chunk_id, first);
@@ -313,25 +375,25 @@ void task_process::run_chunk(const frame& chunk) {
   }
   item_cursor cursor(items, item_size);
   for (std::uint32_t i = 0; i < count; ++i) {
+    auto& out = *out_;
     const auto start = begin_result(chunk_id, first + i);
-    const std::size_t status_at = results_.size();
-    results_.put<std::uint8_t>(0);
-    const std::size_t payload_at = results_.size();
+    const std::size_t status_at = out.size();
+    out.put<std::uint8_t>(0);
+    const std::size_t payload_at = out.size();
     board_->start(chunk_id, first + i);
     wire::item_status status = wire::item_status::failed;
     if (!init_failure_.empty()) {
-      results_.append(init_failure_.data(), init_failure_.size());
+      out.append(init_failure_.data(), init_failure_.size());
     } else {
       try {
-        status = run_item(task, cursor.next(), results_, payload_at, identity_);
+        status = run_item(task, cursor.next(), out, payload_at, identity_);
       } catch (...) {  // a malformed chunk fails its items
-        write_error(results_, std::current_exception(), identity_);
+        write_error(out, std::current_exception(), identity_);
       }
     }
     board_->finish(1);
-    results_.put_at(status_at, static_cast<std::uint8_t>(status));
-    end_frame(results_, start);
-    flush_if_due();
+    out.put_at(status_at, static_cast<std::uint8_t>(status));
+    end_result(start, chunk_id, first + i);
   }
 }
 
@@ -343,17 +405,53 @@ std::span<const std::byte> task_process::shared_items(byte_reader& in) {
 }
 
 std::size_t task_process::begin_result(std::uint64_t chunk_id, std::uint32_t item) {
-  if (results_.empty()) results_since_ = std::chrono::steady_clock::now();
-  const auto start = begin_frame(results_, frame_kind::item_result);
-  results_.put(chunk_id);
-  results_.put(item);
+  if (results_.empty() && lane_results_.empty()) results_since_ = std::chrono::steady_clock::now();
+  const auto start = begin_frame(*out_, frame_kind::item_result);
+  out_->put(chunk_id);
+  out_->put(item);
   return start;
 }
 
-void task_process::flush_if_due() {
-  if (std::chrono::steady_clock::now() - results_since_ > max_result_delay || results_.size() > max_result_bytes) {
-    flush_results();
+void task_process::end_result(std::size_t start, std::uint64_t chunk_id, std::uint32_t last_item) {
+  end_frame(*out_, start);
+  if (out_ == &lane_results_) {
+    if (!lane_done_.empty() && lane_done_.back().first == chunk_id) {
+      lane_done_.back().second = last_item;
+    } else {
+      lane_done_.emplace_back(chunk_id, last_item);
+    }
   }
+  flush_if_due();
+}
+
+void task_process::flush_if_due() {
+  if (std::chrono::steady_clock::now() - results_since_ > max_result_delay ||
+      results_.size() + lane_results_.size() > max_result_bytes) {
+    flush_results();
+    flush_lane_results();
+  }
+}
+
+void task_process::flush_lane_results() {
+  if (lane_results_.empty()) return;
+  std::fflush(stdout);
+  // Meanwhile the board names no item (a typed loop flushes between its blocks): killed
+  // between the results and the note, this process leaves those items to run again,
+  // and no item is blamed for a death that was not its own.
+  const auto running = board_->running.exchange(0, std::memory_order_acq_rel);
+  write_all(*lane_out_, lane_results_.view());
+  lane_results_.clear();
+  byte_buffer done;
+  const auto start = begin_frame(done, frame_kind::lane_done);
+  done.put<std::uint32_t>(static_cast<std::uint32_t>(lane_done_.size()));
+  for (const auto& [chunk, last_item] : lane_done_) {
+    done.put(chunk);
+    done.put(last_item);
+  }
+  end_frame(done, start);
+  lane_done_.clear();
+  write_all(to_rank_, done.view(), false);
+  board_->running.store(running, std::memory_order_release);
 }
 
 void task_process::flush_results() {

@@ -11,10 +11,13 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "mpipool/detail/byte_reader.hpp"
 #include "mpipool/errors.hpp"
 #include "frames.hpp"
+#include "lane.hpp"
 #include "progress_board.hpp"
 #include "wire.hpp"
 
@@ -32,11 +35,13 @@ struct task_process_handle {
   std::unique_ptr<shm_ring> from_child;  // results and proxy requests
   int alive = -1;  // a pipe only the task process writes to: end-of-file when it dies
   progress_board* board = nullptr;
+  task_lane lane;  // to and from the master; empty without one
 };
 
 /// Forks a task process. It runs the session's initializer, reports it
-/// (frame_kind::init_done), then runs the chunks it is sent until its input closes.
-task_process_handle fork_task_process(const wire::session_init& init, const origin& identity);
+/// (frame_kind::init_done), then runs the chunks it is sent until its input closes:
+/// from the rank, and with `with_lane` from the master too.
+task_process_handle fork_task_process(const wire::session_init& init, const origin& identity, bool with_lane);
 
 /// The task process's own side of the pipes; also what proxy pools use to reach the rank.
 class task_process {
@@ -72,23 +77,30 @@ class task_process {
   static input_wait wait_before_sleep(int chunks_run, bool shares_rank_core, std::chrono::microseconds idle_spin);
 
  private:
-  friend task_process_handle fork_task_process(const wire::session_init&, const origin&);
-  task_process(shm_ring& from_rank, shm_ring& to_rank, progress_board* board, const wire::session_init& init,
-               origin identity);
+  friend task_process_handle fork_task_process(const wire::session_init&, const origin&, bool);
+  task_process(shm_ring& from_rank, shm_ring& to_rank, const task_lane& lane, progress_board* board,
+               const wire::session_init& init, origin identity);
 
   /// Packed runs written into the results frames themselves (packed_sink).
   class frame_sink;
 
   void dispatch(frame incoming);
+  /// Takes the chunks the master wrote to the lane, each copied to the rank first.
+  void take_lane_chunks();
   void run_chunk(const frame& chunk);
   /// The items of a chunk_shared frame, read where the rank received them.
   static std::span<const std::byte> shared_items(byte_reader& in);
   /// Starts a result frame: [u64 chunk][u32 item], status and payload to follow;
   /// returns the offset end_frame() needs.
   std::size_t begin_result(std::uint64_t chunk_id, std::uint32_t item);
+  /// Ends the result frame begun at `start` in out_; `last_item` is the last item it answers.
+  void end_result(std::size_t start, std::uint64_t chunk_id, std::uint32_t last_item);
   /// Sends the queued results if they are old or big enough.
   void flush_if_due();
   void flush_results();
+  /// Results to the lane, then which ones they were to the rank: a crash between the
+  /// two only runs those items again, and the master keeps the first result of each.
+  void flush_lane_results();
   [[noreturn]] void leave(int status);
 
   shm_ring& from_rank_;
@@ -98,7 +110,14 @@ class task_process {
   origin identity_;
   byte_buffer init_failure_;  // the initializer's error record, if it failed
   frame_reader reader_;
+  shm_ring* lane_in_ = nullptr;   // chunks from the master, or none
+  shm_ring* lane_out_ = nullptr;  // their results
+  byte_buffer lane_taken_;        // what take_lane_chunks peeked
   byte_buffer results_;
+  byte_buffer lane_results_;
+  byte_buffer* out_ = &results_;  // where the chunk running now answers
+  bool last_chunk_from_lane_ = false;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> lane_done_;  // in lane_results_: chunk, last item
   std::map<std::uint64_t, byte_buffer> lent_;  // results the rank reads in place, by offset, until released
   std::chrono::steady_clock::time_point results_since_{};
   bool shares_rank_core_;                 // bound to the one core the rank is bound to

@@ -14,7 +14,7 @@
 
 namespace mpipool::detail::wire {
 
-inline constexpr std::uint32_t protocol_version = 3;
+inline constexpr std::uint32_t protocol_version = 4;
 
 enum tag : int {
   tag_init = 1,      // master -> worker: a pool session starts (session_init)
@@ -30,6 +30,7 @@ enum tag : int {
   tag_slot_return = 11,   // worker -> master: a sub-pool ended; its slots are free again
   tag_rejected = 12,      // worker -> master: a tasks message could not be read (see below)
   tag_heartbeat = 13,     // both ways, empty, every heartbeat interval: "I am alive"
+  tag_lane = 14,          // worker -> master: a lane to its task process (lane.hpp), replacing any before
 };
 
 // A tasks message: [u64 message id][u32 chunk count] then per chunk a chunk_header

@@ -87,7 +87,12 @@ bool worker::start_session(const message& init_message) {
     write_error(reply.failure, std::current_exception(), here);
   }
   master_.send(0, wire::tag_ready, wire::encode(reply));
+  if (reply.ok) offer_lane();
   return reply.ok;
+}
+
+void worker::offer_lane() {
+  if (auto offer = runner_->take_lane_offer()) master_.send(0, wire::tag_lane, encode(*offer));
 }
 
 worker::session_end worker::serve_session() {
@@ -128,6 +133,7 @@ worker::session_end worker::serve_session() {
     const auto before = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (runner_->step(results_)) {
       progressed = true;
+      offer_lane();  // a step may have replaced a task process that died
       if (timed) {
         last_step_end = std::chrono::steady_clock::now();
         last_step = last_step_end - before;

@@ -30,6 +30,8 @@ class worker {
   void add_tasks(message& incoming);
   void flush();
   void send_released();
+  /// Offers the master the lane to a new task process, if the runner has one.
+  void offer_lane();
 
   link& master_;
   origin identity_;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "chunks_over_mpi.hpp"
 #include "mpi_main.hpp"
 #include "tasks.hpp"
 #include "wire.hpp"

@@ -1,5 +1,4 @@
-// Counts what the master sends, through the MPI profiling interface: this binary
-// defines MPI_Send and MPI_Isend and forwards them to PMPI_Send and PMPI_Isend.
+// Counts the tasks messages the master sends (send_spy.hpp), every chunk in one.
 
 #include <catch2/catch.hpp>
 
@@ -9,7 +8,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "chunks_over_mpi.hpp"
 #include "mpi_main.hpp"
+#include "send_spy.hpp"
 #include "tasks.hpp"
 #include "wire.hpp"
 
@@ -19,8 +20,7 @@ std::atomic<std::uint64_t> task_messages{0};
 std::atomic<std::uint64_t> single_chunk_messages{0};
 }  // namespace
 
-namespace {
-void count_tasks_message(const void* buffer, int count, int tag) {
+void spy_on_send(const void* buffer, int count, int tag) {
   // A tasks message starts [u64 message id][u32 chunk count].
   if (tag != mpipool::detail::wire::tag_tasks || count < 12) return;
   std::uint32_t chunks = 0;
@@ -30,19 +30,6 @@ void count_tasks_message(const void* buffer, int count, int tag) {
   }
   ++task_messages;
   if (chunks == 1) ++single_chunk_messages;
-}
-}  // namespace
-
-// Small messages leave with MPI_Send, larger ones with MPI_Isend: count both.
-extern "C" int MPI_Send(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm) {
-  count_tasks_message(buffer, count, tag);
-  return PMPI_Send(buffer, count, type, dest, tag, comm);
-}
-
-extern "C" int MPI_Isend(const void* buffer, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-                         MPI_Request* request) {
-  count_tasks_message(buffer, count, tag);
-  return PMPI_Isend(buffer, count, type, dest, tag, comm, request);
 }
 
 TEST_CASE("each worker gets several chunks before it returns any result", "[pipelining]") {
