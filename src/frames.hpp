@@ -34,10 +34,10 @@ enum class frame_kind : std::uint8_t {
                      // [u32 item size][items]
   proxy_close = 22,  // [u32 proxy][u8 terminate]
   // task process -> rank, about chunks that came through the lane from the master
-  // (lane.hpp). Written without waking the rank, which reads them when it wakes.
+  // (lane.hpp). These two are written without waking the rank, which reads them when it wakes.
   lane_chunk = 30,   // a copy of a chunk frame taken from the lane, before it left the lane
   lane_done = 31,    // [u32 n][n x ([u64 chunk][u32 last item])]: their results are in the lane
-  flushed = 32,      // (empty) the answer to flush_request: everything before it is sent
+  flushed = 32,      // (empty) the answer to flush_request, once idle: everything before it is sent
 };
 
 inline constexpr std::size_t frame_header_bytes = 1 + sizeof(std::uint64_t);

@@ -65,7 +65,7 @@ class master_lane {
   /// Writes one chunk frame if the lane takes it whole and is still open.
   bool send(std::span<const std::byte> frame) { return to_task_->write_whole_unless_refused(frame); }
   /// Passes the body of each result frame (item_result) that arrived to `handle`;
-  /// false if none had. A body is valid during its call only.
+  /// false if nothing was there to read. A body is valid during its call only.
   template <class Handle>
   bool take_results(Handle&& handle) {
     if (from_task_->readable() == 0) return false;

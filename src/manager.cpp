@@ -179,7 +179,7 @@ void manager::release_workers(bool kill_running) {
   while (link_.sends_pending()) {
     if (!link_.progress_sends()) idle.pause();
   }
-  for (auto& state : worker_states_) state.lane.reset();
+  for (std::size_t w = 0; w < worker_count_; ++w) drop_lane(w);
 }
 
 void manager::submit(std::shared_ptr<job> work) {
@@ -489,7 +489,10 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
     link_.send(worker, wire::tag_tasks, std::shared_ptr<const byte_buffer>(chunk.items), chunk.adopted);
     return true;
   }
-  if (chunk.adopted.empty() && send_by_lane(worker, header, chunk)) return true;
+  if (worker_states_[static_cast<std::size_t>(worker)].lane && chunk.adopted.empty() &&
+      send_by_lane(worker, header, chunk)) {
+    return true;
+  }
   constexpr std::size_t count_at = sizeof(std::uint64_t);
   if (message.empty()) {
     message.put(next_message_id_++);
@@ -505,7 +508,6 @@ bool manager::assign_chunk(int worker, byte_buffer& message) {
 
 bool manager::send_by_lane(int worker, const wire::chunk_header& header, chunk_record& chunk) {
   auto& lane = worker_states_[static_cast<std::size_t>(worker)].lane;
-  if (!lane) return false;
   const auto items = chunk.item_view();
   constexpr std::size_t head_bytes = frame_header_bytes + wire::chunk_header_bytes + sizeof(std::uint32_t);
   if (items.size() + head_bytes > lane_max_frame_bytes) return false;
@@ -523,13 +525,14 @@ void manager::on_lane_offer(std::size_t worker, const byte_buffer& body) {
   auto& state = worker_states_[worker];
   if (state.lane) {
     take_lane_results(worker);  // the task process that wrote them is gone: these are its last
-    state.lane.reset();
+    drop_lane(worker);
   }
   // Its descriptors are another node's, or it was lost meanwhile.
   if (!state.alive || identities_[worker].host != node_name()) return;
   try {
     byte_reader in(body.view());
     state.lane = std::make_unique<master_lane>(decode_lane_offer(in));
+    ++lanes_open_;
   } catch (const std::system_error& e) {
     // Gone already (its task process died again): the next offer follows. Not ours to
     // open (a hardened /proc): say so once, the same holds for every worker and pool.
@@ -544,6 +547,12 @@ void manager::on_lane_offer(std::size_t worker, const byte_buffer& body) {
   } catch (const std::exception&) {
     // A stale offer whose descriptor now names something else: chunks go over MPI.
   }
+}
+
+void manager::drop_lane(std::size_t worker) {
+  if (!worker_states_[worker].lane) return;
+  worker_states_[worker].lane.reset();
+  --lanes_open_;
 }
 
 bool manager::take_lane_results(std::size_t worker) {
@@ -608,7 +617,7 @@ bool manager::dispatch() {
 bool manager::receive() {
   bool any = false;
   job_finished_ = false;
-  for (std::size_t w = 0; w < worker_count_ && !job_finished_; ++w) {
+  for (std::size_t w = 0; lanes_open_ > 0 && w < worker_count_ && !job_finished_; ++w) {
     if (worker_states_[w].lane) any |= take_lane_results(w);
   }
   // Stops after a message that finished a job: its caller may be waiting, and another
@@ -720,7 +729,7 @@ bool manager::find_lost_workers() {
 
 void manager::lose_worker(std::size_t w, std::chrono::milliseconds silent) {
   worker_states_[w].alive = false;
-  worker_states_[w].lane.reset();
+  drop_lane(w);
   link_.mark_broken();  // a disconnect would wait for it for ever
   const origin& where = identities_[w];
   byte_buffer record;

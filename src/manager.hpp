@@ -154,10 +154,11 @@ class manager final : public executor {
   bool take_submissions();
   bool dispatch();
   bool assign_chunk(int worker, byte_buffer& message);
-  /// Writes a small chunk into the worker's lane; false if it has none or it is full or closed.
+  /// Writes a small chunk into the worker's lane, which it has; false if it is full or shut.
   bool send_by_lane(int worker, const wire::chunk_header& header, chunk_record& chunk);
   /// A worker offers a lane to its new task process: the old one's last results first.
   void on_lane_offer(std::size_t worker, const byte_buffer& body);
+  void drop_lane(std::size_t worker);
   /// Settles the results that came through a worker's lane.
   bool take_lane_results(std::size_t worker);
   void take_result(std::uint64_t chunk_id, std::uint32_t item, wire::item_status status,
@@ -214,6 +215,7 @@ class manager final : public executor {
   std::list<job_iterator> spare_feeding_;
   std::vector<byte_buffer> staged_;   // tasks messages being built, one per worker
   byte_buffer lane_frame_;            // a chunk frame on its way into a lane
+  std::size_t lanes_open_ = 0;        // workers with a lane: none, and receive() skips looking
   std::vector<bool> refused_;         // workers the retries left avoid, in this dispatch
   std::unordered_map<std::uint64_t, chunk_record> chunks_;
   std::vector<std::unordered_map<std::uint64_t, chunk_record>::node_type> spare_chunk_nodes_;

@@ -42,7 +42,8 @@ class runner {
   [[nodiscard]] virtual bool busy_after_next_step() const = 0;
   /// Waits a little, as `idle` says (spin, or sleep): less when there is something to do.
   virtual void idle_wait(backoff& idle) = 0;
-  /// A lane to a new task process, once, for the worker to offer the master (tag_lane).
+  /// A lane for the worker to offer the master (tag_lane): once for each new task
+  /// process, and again to the master of each new session that a kept one serves.
   virtual std::optional<lane_offer> take_lane_offer() { return std::nullopt; }
 };
 

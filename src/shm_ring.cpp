@@ -25,7 +25,8 @@
 namespace mpipool::detail {
 
 struct shm_ring::control {
-  alignas(64) std::atomic<std::uint64_t> written{0};  // bytes written so far (the writer's)
+  // Bytes written so far, by the writer; bit 63 is set by a reader that refused the writer.
+  alignas(64) std::atomic<std::uint64_t> written{0};
   alignas(64) std::atomic<std::uint64_t> read{0};     // bytes read so far (the reader's)
   alignas(64) std::atomic<std::uint32_t> reader_sleeping{0};
   alignas(64) std::atomic<std::uint32_t> writer_sleeping{0};
@@ -202,6 +203,7 @@ void shm_ring::copy_in(std::uint64_t at_position, std::span<const std::byte> byt
 
 std::size_t shm_ring::write_some(std::span<const std::byte> bytes, bool wake) {
   const std::uint64_t written = control_->written.load(std::memory_order_relaxed);
+  if ((written & refused_bit) != 0) return 0;  // refused: as good as full, for ever
   const std::uint64_t read = control_->read.load(std::memory_order_acquire);
   const std::size_t count = std::min<std::size_t>(bytes.size(), capacity_ - (written - read));
   if (count == 0) return 0;

@@ -1,6 +1,7 @@
 #pragma once
-// A one-way byte stream between a worker rank and its task process, in shared
-// memory: a ring with a writer position and a reader position. While both sides
+// A one-way byte stream between a worker rank and its task process, or a master
+// and a task process (a lane, lane.hpp), in shared memory: a ring with a writer
+// position and a reader position. While both sides
 // are busy no system call is made; a side that waits may spin a little, then
 // sleeps on a futex, and the other side wakes it only if it sleeps. This replaces a pipe,
 // whose read, write and poll calls cost microseconds each.

@@ -73,6 +73,7 @@ class supervised_runner final : public runner {
       next_death_check_ = {};  // look now, not at the next rate-limited check
       if (same_settings(init, init_) && identity.describe() == identity_.describe() && !child_died()) {
         offer_due_ = child_.lane.to_task != nullptr;  // a new master, or the same one afresh
+        work_from_lane_ = false;  // until the new master has mapped the lane, chunks come over MPI
         return;
       }
       stop_child(false);
@@ -90,14 +91,14 @@ class supervised_runner final : public runner {
 
   void end_session(bool kill_running) override {
     pending_.clear();
-    const bool lane_quiet = !kill_running && lane_settled();
     // An idle task process of a pool without initializer or recycling stays for the
     // next pool: a fork of an MPI process costs milliseconds (15 ms on a small VM).
     // Not when a task kept a pool open (its proxy would outlive the session), nor
     // under a memory limit (set at fork: the old heap would eat the new budget).
-    const bool reusable = lane_quiet && in_child_.empty() && !child_closed_ && !recycling_ &&
-                          !init_.initializer && init_.maxtasksperchild == 0 && init_.task_memory_limit == 0 &&
-                          child_.pid > 0 && (!broker_ || broker_->empty());
+    // lane_settled() last but one: it costs a round trip, and it may empty in_child_.
+    const bool reusable = !kill_running && !child_closed_ && !recycling_ && !init_.initializer &&
+                          init_.maxtasksperchild == 0 && init_.task_memory_limit == 0 && child_.pid > 0 &&
+                          (!broker_ || broker_->empty()) && lane_settled() && in_child_.empty();
     if (reusable) {
       child_parked_ = true;
       return;
@@ -134,7 +135,8 @@ class supervised_runner final : public runner {
     if (lane_only() && !idle.must_stay_awake()) {
       // Its work comes through the lane: the task process needs this core, not us. We
       // sleep until it writes to us (lane notes do not wake us) or the nap is over; a
-      // death is noticed then, by the next step's look at its pipe.
+      // death, and what comes over MPI (large chunks, the session's end), is noticed
+      // then, up to a nap late (at most 1 ms).
       child_.from_child->wait_readable(std::max(pause, lane_nap));
       return;
     }
@@ -166,6 +168,7 @@ class supervised_runner final : public runner {
   void start_child() {
     child_ = fork_task_process(init_, identity_, wants_lane());
     offer_due_ = child_.lane.to_task != nullptr;
+    work_from_lane_ = false;  // until the master has mapped the new lane, chunks come over MPI
     last_pid_ = child_.pid;
     reader_ = frame_reader();
     writer_.clear();

@@ -229,6 +229,7 @@ void task_process::run() {
     if (chunks_.empty()) {
       flush_results();
       flush_lane_results();
+      if (flush_asked_ && (lane_in_ == nullptr || lane_in_->readable() == 0)) answer_flush();
       pump(std::chrono::microseconds::max());
       continue;
     }
@@ -292,11 +293,9 @@ void task_process::dispatch(frame incoming) {
     return;
   }
   if (incoming.kind == frame_kind::flush_request) {
-    flush_results();
-    flush_lane_results();
-    byte_buffer answer;
-    end_frame(answer, begin_frame(answer, frame_kind::flushed));
-    send(answer);
+    // Answered by the main loop once idle: every chunk taken before has run by then
+    // and its results are out, and no task is halfway through a result (a nested pump).
+    flush_asked_ = true;
     return;
   }
   byte_reader in(incoming.body.view());
@@ -430,6 +429,13 @@ void task_process::flush_if_due() {
     flush_results();
     flush_lane_results();
   }
+}
+
+void task_process::answer_flush() {
+  flush_asked_ = false;
+  byte_buffer answer;
+  end_frame(answer, begin_frame(answer, frame_kind::flushed));
+  send(answer);
 }
 
 void task_process::flush_lane_results() {

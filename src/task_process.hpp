@@ -101,6 +101,8 @@ class task_process {
   /// Results to the lane, then which ones they were to the rank: a crash between the
   /// two only runs those items again, and the master keeps the first result of each.
   void flush_lane_results();
+  /// Tells the rank that everything before is sent (frame_kind::flushed).
+  void answer_flush();
   [[noreturn]] void leave(int status);
 
   shm_ring& from_rank_;
@@ -117,6 +119,7 @@ class task_process {
   byte_buffer lane_results_;
   byte_buffer* out_ = &results_;  // where the chunk running now answers
   bool last_chunk_from_lane_ = false;
+  bool flush_asked_ = false;  // the rank wants to know when all is sent (session end)
   std::vector<std::pair<std::uint64_t, std::uint32_t>> lane_done_;  // in lane_results_: chunk, last item
   std::map<std::uint64_t, byte_buffer> lent_;  // results the rank reads in place, by offset, until released
   std::chrono::steady_clock::time_point results_since_{};
