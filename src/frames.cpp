@@ -37,6 +37,22 @@ chunk_frame_head get_chunk_head(byte_reader& in) {
   return head;
 }
 
+item_result_view read_item_result(std::span<const std::byte> body) {
+  byte_reader in(body);
+  item_result_view result;
+  result.chunk = in.get<std::uint64_t>();
+  result.item = in.get<std::uint32_t>();
+  result.status = static_cast<wire::item_status>(in.get<std::uint8_t>());
+  result.payload = in.take(in.remaining());
+  return result;
+}
+
+byte_buffer empty_frame(frame_kind kind) {
+  byte_buffer out;
+  end_frame(out, begin_frame(out, kind));
+  return out;
+}
+
 bool frame_reader::fill(shm_ring& ring) {
   const bool ended = ring.at_end();  // before reading: what was written before close is then read below
   // Frames cut before are done with: drop them, keeping only a frame that is still arriving.

@@ -70,6 +70,18 @@ struct chunk_frame_head {
 void put_chunk_head(byte_buffer& out, const chunk_frame_head& head);
 chunk_frame_head get_chunk_head(byte_reader& in);
 
+/// The body of an item_result frame, read.
+struct item_result_view {
+  std::uint64_t chunk = 0;
+  std::uint32_t item = 0;
+  wire::item_status status{};
+  std::span<const std::byte> payload;
+};
+item_result_view read_item_result(std::span<const std::byte> body);
+
+/// A frame without a body (flush_request, flushed).
+byte_buffer empty_frame(frame_kind kind);
+
 /// Starts a frame in `out`; returns the offset to pass to end_frame once the body is written.
 std::size_t begin_frame(byte_buffer& out, frame_kind kind);
 void end_frame(byte_buffer& out, std::size_t start);

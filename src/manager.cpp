@@ -560,11 +560,8 @@ bool manager::take_lane_results(std::size_t worker) {
   bool any = false;
   try {
     any = state.lane->take_results([this](std::span<const std::byte> body) {
-      byte_reader in(body);
-      const auto chunk_id = in.get<std::uint64_t>();
-      const auto item = in.get<std::uint32_t>();
-      const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
-      take_result(chunk_id, item, status, in.take(in.remaining()));
+      const auto result = read_item_result(body);
+      take_result(result.chunk, result.item, result.status, result.payload);
     });
   } catch (const serialization_error& e) {
     fail_unreadable_results(static_cast<int>(worker), e);

@@ -91,9 +91,7 @@ void sleep_until(std::atomic<std::uint32_t>& sleeping, std::chrono::microseconds
   sleeping.store(0, std::memory_order_relaxed);
 }
 
-}  // namespace
 
-namespace {
 
 constexpr std::uint64_t ring_magic = 0x6d7069706f6f6c52;  // "mpipoolR"
 constexpr const char* lane_file_name = "/memfd:mpipool-lane";  // as /proc/PID/fd shows it
@@ -115,12 +113,14 @@ shm_ring::shm_ring(void* memory, std::size_t capacity, int fd)
       mapped_(header_bytes() + capacity),
       fd_(fd) {}
 
-shm_ring::shm_ring(std::size_t capacity) : capacity_(capacity) {
-  mapped_ = header_bytes() + capacity;
-  void* memory = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+shm_ring::shm_ring(std::size_t capacity) : shm_ring(map_anonymous(capacity), capacity, -1) {}
+
+void* shm_ring::map_anonymous(std::size_t capacity) {
+  void* memory =
+      ::mmap(nullptr, header_bytes() + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
-  control_ = new (memory) control();
-  data_ = static_cast<std::byte*>(memory) + header_bytes();
+  new (memory) control();
+  return memory;
 }
 
 std::unique_ptr<shm_ring> shm_ring::create_attachable(std::size_t capacity) {
@@ -145,13 +145,14 @@ std::unique_ptr<shm_ring> shm_ring::create_attachable(std::size_t capacity) {
 
 std::unique_ptr<shm_ring> shm_ring::attach(long pid, int fd, std::size_t capacity, std::uint64_t token) {
   const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  const auto not_that_ring = [&] { return std::runtime_error(path + " is not the ring it was announced as"); };
   // Only a lane's memory file: a stale offer may name a descriptor now used for
   // something else, and mapping a file shorter than the ring would fault on access.
   std::array<char, 64> target{};
   const auto length = ::readlink(path.c_str(), target.data(), target.size() - 1);
   if (length < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
   if (std::string_view(target.data(), static_cast<std::size_t>(length)).rfind(lane_file_name, 0) != 0) {
-    throw std::runtime_error(path + " is not the ring it was announced as");
+    throw not_that_ring();
   }
   const int own = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (own < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
@@ -162,12 +163,10 @@ std::unique_ptr<shm_ring> shm_ring::attach(long pid, int fd, std::size_t capacit
     memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
   }
   ::close(own);  // the mapping keeps the memory
-  if (memory == MAP_FAILED) throw std::runtime_error(path + " is not the ring it was announced as");
+  if (memory == MAP_FAILED) throw not_that_ring();
   auto ring = std::unique_ptr<shm_ring>(new shm_ring(memory, capacity, -1));
   const auto* header = ring->control_;
-  if (header->magic != ring_magic || header->capacity != capacity || header->token != token) {
-    throw std::runtime_error(path + " is not the ring it was announced as");
-  }
+  if (header->magic != ring_magic || header->capacity != capacity || header->token != token) throw not_that_ring();
   return ring;
 }
 

@@ -119,6 +119,8 @@ class shm_ring {
   struct control;
   shm_ring(void* memory, std::size_t capacity, int fd);
   static std::size_t header_bytes();
+  /// Maps a ring's memory that a child forked afterwards shares, its control block made.
+  static void* map_anonymous(std::size_t capacity);
   [[nodiscard]] bool closed() const;
   [[nodiscard]] bool has_news() const { return readable() != 0 || closed(); }
   void wake_readers();

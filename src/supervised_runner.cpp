@@ -121,14 +121,14 @@ class supervised_runner final : public runner {
   }
 
   [[nodiscard]] bool busy() const override { return !pending_.empty() || !in_child_.empty(); }
+  // A step only relays: what it leaves is known after it.
+  [[nodiscard]] bool busy_after_next_step() const override { return busy(); }
 
   std::optional<lane_offer> take_lane_offer() override {
     if (!offer_due_) return std::nullopt;
     offer_due_ = false;
     return child_.lane.offer();
   }
-  // A step only relays: what it leaves is known after it.
-  [[nodiscard]] bool busy_after_next_step() const override { return busy(); }
 
   void idle_wait(backoff& idle) override {
     const auto pause = idle.next_sleep();
@@ -291,13 +291,9 @@ class supervised_runner final : public runner {
   }
 
   void take_result(std::span<const std::byte> body, result_batch& results) {
-    byte_reader in(body);
-    const auto chunk = in.get<std::uint64_t>();
-    const auto item = in.get<std::uint32_t>();
-    const auto status = static_cast<wire::item_status>(in.get<std::uint8_t>());
-    const auto payload = in.take(in.remaining());
-    results.add(chunk, item, status, payload);
-    answered(chunk, item + run_length(status, payload) - 1);
+    const auto result = read_item_result(body);
+    results.add(result.chunk, result.item, result.status, result.payload);
+    answered(result.chunk, result.item + run_length(result.status, result.payload) - 1);
   }
 
   /// Result frames the task process wrote in its arena: read there, then released.
@@ -377,9 +373,7 @@ class supervised_runner final : public runner {
   bool lane_settled() {
     if (!child_.lane.to_task) return true;
     if (child_.pid <= 0) return false;
-    byte_buffer request;
-    end_frame(request, begin_frame(request, frame_kind::flush_request));
-    writer_.queue(std::move(request));
+    writer_.queue(empty_frame(frame_kind::flush_request));
     writer_.flush(*child_.to_child);
     result_batch ignored;  // results of a released session: the master has them all
     flushed_ = false;

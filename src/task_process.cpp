@@ -270,20 +270,19 @@ void task_process::take_lane_chunks() {
   lane_taken_.resize(available);
   lane_taken_.resize(lane_in_->peek({lane_taken_.data(), available}));
   auto unread = lane_taken_.view();
-  byte_buffer copies;
+  lane_notes_.clear();
   std::size_t taken = 0;
   while (auto chunk = cut_frame(unread)) {
     taken = lane_taken_.size() - unread.size();
     if (chunk->kind != frame_kind::chunk) continue;  // the master writes nothing else
-    const auto start = begin_frame(copies, frame_kind::lane_chunk);
-    copies.append(chunk->body.data(), chunk->body.size());
-    end_frame(copies, start);
-    chunks_.push_back(frame{frame_kind::lane_chunk, byte_buffer()});
-    chunks_.back().body.append(chunk->body.data(), chunk->body.size());
+    const auto start = begin_frame(lane_notes_, frame_kind::lane_chunk);
+    lane_notes_.append(chunk->body.data(), chunk->body.size());
+    end_frame(lane_notes_, start);
+    chunks_.push_back(frame::copy_of({frame_kind::lane_chunk, chunk->body}));
   }
   // The rank holds the copies before the lane lets go of the chunks: a crash now
   // leaves each chunk with the rank, in the lane, or both (the rank keeps one).
-  write_all(to_rank_, copies.view(), false);
+  write_all(to_rank_, lane_notes_.view(), false);
   lane_in_->skip(taken);
 }
 
@@ -433,9 +432,7 @@ void task_process::flush_if_due() {
 
 void task_process::answer_flush() {
   flush_asked_ = false;
-  byte_buffer answer;
-  end_frame(answer, begin_frame(answer, frame_kind::flushed));
-  send(answer);
+  send(empty_frame(frame_kind::flushed));
 }
 
 void task_process::flush_lane_results() {
@@ -447,16 +444,16 @@ void task_process::flush_lane_results() {
   const auto running = board_->running.exchange(0, std::memory_order_acq_rel);
   write_all(*lane_out_, lane_results_.view());
   lane_results_.clear();
-  byte_buffer done;
-  const auto start = begin_frame(done, frame_kind::lane_done);
-  done.put<std::uint32_t>(static_cast<std::uint32_t>(lane_done_.size()));
+  lane_notes_.clear();
+  const auto start = begin_frame(lane_notes_, frame_kind::lane_done);
+  lane_notes_.put<std::uint32_t>(static_cast<std::uint32_t>(lane_done_.size()));
   for (const auto& [chunk, last_item] : lane_done_) {
-    done.put(chunk);
-    done.put(last_item);
+    lane_notes_.put(chunk);
+    lane_notes_.put(last_item);
   }
-  end_frame(done, start);
+  end_frame(lane_notes_, start);
   lane_done_.clear();
-  write_all(to_rank_, done.view(), false);
+  write_all(to_rank_, lane_notes_.view(), false);
   board_->running.store(running, std::memory_order_release);
 }
 

@@ -115,6 +115,7 @@ class task_process {
   shm_ring* lane_in_ = nullptr;   // chunks from the master, or none
   shm_ring* lane_out_ = nullptr;  // their results
   byte_buffer lane_taken_;        // what take_lane_chunks peeked
+  byte_buffer lane_notes_;        // lane_chunk and lane_done frames on their way to the rank, kept for its buffer
   byte_buffer results_;
   byte_buffer lane_results_;
   byte_buffer* out_ = &results_;  // where the chunk running now answers
