@@ -37,6 +37,7 @@ namespace {
 struct batch_sink {
   result_batch& results;
   std::uint64_t chunk;
+  void reserve(std::size_t bytes) { results.reserve(bytes); }
   std::byte* open_run(std::uint32_t item, std::size_t max_bytes) { return results.open_run(chunk, item, max_bytes); }
   void close_run(std::uint32_t count, std::size_t bytes) { results.close_run(count, bytes); }
   void failed(std::uint32_t item, std::span<const std::byte> record) {

@@ -36,9 +36,12 @@ inline bool runs_packed(const task_entry* entry, std::uint32_t item_size, std::s
 ///     results), valid until close_run;
 ///   void close_run(std::uint32_t count, std::size_t bytes): the run holds `count`
 ///     results in `bytes`; a count of 0 takes the record back;
-///   void failed(std::uint32_t item, std::span<const std::byte> record): an error record.
+///   void failed(std::uint32_t item, std::span<const std::byte> record): an error record;
+///   void reserve(std::size_t bytes): room for about this much more, asked once per
+///     chunk, so that the message does not grow (and copy itself) run by run.
 template <class Sink>
 concept packed_sink = requires(Sink sink, std::uint32_t item, std::size_t bytes, std::span<const std::byte> record) {
+  sink.reserve(bytes);
   { sink.open_run(item, bytes) } -> std::same_as<std::byte*>;
   sink.close_run(item, bytes);
   sink.failed(item, record);
@@ -61,6 +64,9 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
   constexpr auto slice_time = std::chrono::microseconds(100);
   const std::size_t result_size = entry.packed_result_size;
   const packed_invoker loop = tracking == item_tracking::every_block ? entry.run_packed_tracked : entry.run_packed;
+  // The results, and the records of the runs: slices double, so a chunk takes a few dozen.
+  constexpr std::size_t run_records_room = 64 * 32;
+  sink.reserve(std::size_t{count} * result_size + run_records_room);
   std::uint32_t slice = 16;
   std::uint32_t begin = 0;
   while (begin < count) {

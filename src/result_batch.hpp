@@ -52,6 +52,12 @@ class result_batch {
     buffer_.resize(run_payload_at_ + max_bytes);
     return buffer_.data() + run_payload_at_;
   }
+  /// Room for `bytes` more, so that a batch of results added one by one is not
+  /// copied again each time the message doubles.
+  void reserve(std::size_t bytes) {
+    start_if_empty();
+    buffer_.reserve(buffer_.size() + bytes);
+  }
   /// Ends the run opened last: `count` results in `bytes`; none takes the record back.
   void close_run(std::uint32_t count, std::size_t bytes) {
     if (count == 0) {

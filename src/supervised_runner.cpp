@@ -305,6 +305,7 @@ class supervised_runner final : public runner {
     try {
       if (!lent) throw serialization_error("a batch of results outside the task process's arena");
       auto frames = *lent;
+      results.reserve(frames.size());
       while (auto result = cut_frame(frames)) {
         if (result->kind == frame_kind::item_result) take_result(result->body, results);
       }

@@ -318,6 +318,7 @@ class task_process::frame_sink {
  public:
   frame_sink(task_process& self, std::uint64_t chunk_id) : self_(self), chunk_id_(chunk_id) {}
 
+  void reserve(std::size_t bytes) { self_.out_->reserve(self_.out_->size() + bytes); }
   std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
     start_ = self_.begin_result(chunk_id_, item);
     first_ = item;

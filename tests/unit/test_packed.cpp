@@ -59,6 +59,7 @@ std::vector<record> run_all(const std::vector<int>& inputs, std::uint32_t first,
     std::vector<record>& out;
     std::vector<std::byte> run;
     std::uint32_t run_item = 0;
+    void reserve(std::size_t) {}
     std::byte* open_run(std::uint32_t item, std::size_t max_bytes) {
       run.assign(max_bytes, std::byte{0xee});
       run_item = item;
