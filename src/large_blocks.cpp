@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mpipool/detail/byte_buffer.hpp"
+#include "mpipool/detail/huge_pages.hpp"
 #include "shared_arena.hpp"
 
 namespace mpipool::detail {
@@ -94,7 +95,9 @@ std::byte* large_blocks::take(std::size_t& size) {
   if (auto* arena = shared_arena::serving()) {
     if (std::byte* block = arena->allocate(size)) return block;
   }
-  return new std::byte[size];
+  auto* block = new std::byte[size];
+  if (size >= huge_page_advice_bytes) advise_huge_pages(block, size);  // MPI writes it first: a receive
+  return block;
 }
 
 void large_blocks::give_back(std::byte* block, std::size_t size) {
