@@ -31,7 +31,8 @@ void advise_huge_pages(void* data, std::size_t bytes) noexcept {
   const auto first = (start + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
   const auto last = (start + bytes) & ~(huge_page_bytes - 1);
   if (last <= first) return;
-  // A refusal (no transparent huge pages here) leaves ordinary pages: nothing to report.
+  // Refused (a kernel without transparent huge pages) or without effect (set to
+  // `never`), the memory keeps ordinary pages: nothing to report.
   static_cast<void>(::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE));
 }
 

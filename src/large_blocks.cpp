@@ -96,7 +96,7 @@ std::byte* large_blocks::take(std::size_t& size) {
     if (std::byte* block = arena->allocate(size)) return block;
   }
   auto* block = new std::byte[size];
-  if (size >= huge_page_advice_bytes) advise_huge_pages(block, size);  // MPI writes it first: a receive
+  if (size >= huge_page_advice_bytes) advise_huge_pages(block, size);  // a new large message buffer
   return block;
 }
 
