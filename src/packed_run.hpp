@@ -64,9 +64,11 @@ void run_packed(const task_entry& entry, std::span<const std::byte> args, std::u
   constexpr auto slice_time = std::chrono::microseconds(100);
   const std::size_t result_size = entry.packed_result_size;
   const packed_invoker loop = tracking == item_tracking::every_block ? entry.run_packed_tracked : entry.run_packed;
-  // The results, and the records of the runs: slices double, so a chunk takes a few dozen.
-  constexpr std::size_t run_records_room = 64 * 32;
-  sink.reserve(std::size_t{count} * result_size + run_records_room);
+  // The results, and the records of the runs (about 32 bytes each): slices double,
+  // so a chunk takes a few dozen runs, and never more than it has items.
+  constexpr std::size_t run_record_bytes = 32;
+  constexpr std::uint32_t runs_expected = 64;
+  sink.reserve(std::size_t{count} * result_size + std::size_t{std::min(count, runs_expected)} * run_record_bytes);
   std::uint32_t slice = 16;
   std::uint32_t begin = 0;
   while (begin < count) {
