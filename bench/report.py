@@ -105,12 +105,21 @@ def systems_header(extra):
     return "| " + " | ".join(["case"] + cols) + " |\n|" + "---|" * (len(cols) + 1) + "\n"
 
 
-def write_table(path, summary, measurements, info, repeats, smoke):
+def runs_per_case(summary):
+    """How many runs the medians take, from summary's counts: the quick cases may have more."""
+    counts = sorted({runs for _, _, runs in summary.values()})
+    if len(counts) == 1:
+        return f"{counts[0]} run(s) per case"
+    return (f"{counts[0]} to {counts[-1]} runs per case (the runs column of summary.csv; W1 and W2 of mpipool "
+            "and raw MPI, which take seconds, run more often)")
+
+
+def write_table(path, summary, measurements, info, smoke):
     table = by_key(summary)
     paired = PairedRatios(measurements)
     lines = [f"# Benchmark results{' (smoke run: tiny sizes, not for quoting)' if smoke else ''}\n",
              f"Machine: {info['cores']} cores ({info['cpu']}), Linux {info['kernel']}, {info['mpi']}, "
-             f"Python {info['python']}. Date: {info['date']}. Values are medians of {repeats} run(s) per case. "
+             f"Python {info['python']}. Date: {info['date']}. Values are medians of {runs_per_case(summary)}. "
              "Ratios are medians of per-run ratios: in each run the systems take turns, seconds apart, so "
              "a ratio compares two measurements from the same minute of this shared machine. mpipool's "
              "targets apply to its fastest mode (the better median of supervised and direct).\n"]

@@ -13,6 +13,14 @@ done
 for system in mpipool mpipool-direct raw-mpi multiprocessing mpi4py.futures; do
   grep -q "^$system,tasks," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W1 result for $system"; }
 done
+# The quick cases (W1 and W2 of mpipool and raw MPI) run more often than the others,
+# and the table says so.
+runs_of() { awk -F, -v w="$1" -v s="$2" '$1 == w && $4 == s { sub(/\r$/, "", $7); print $7; exit }' "$WORK/results/summary.csv"; }
+[ "$(runs_of roundtrip mpipool)" = 2 ] && [ "$(runs_of roundtrip raw-mpi)" = 2 ] ||
+  fail "W2 of mpipool and raw MPI ran $(runs_of roundtrip mpipool) and $(runs_of roundtrip raw-mpi) times, not 2"
+[ "$(runs_of roundtrip multiprocessing)" = 1 ] || fail "W2 of multiprocessing ran $(runs_of roundtrip multiprocessing) times, not 1"
+[ "$(runs_of echo mpipool)" = 1 ] || fail "W4 of mpipool ran $(runs_of echo mpipool) times, not 1"
+grep -q "medians of 1 to 2 runs per case" "$WORK/results/table.md" || fail "the table does not say how many runs its medians take"
 # W2's floor for supervised mode: raw MPI through a child process of the worker.
 grep -q "^raw-mpi,roundtrip_handoff," "$WORK/results/results.csv" || { cat "$WORK/err"; fail "no W2 handoff floor"; }
 grep -q "raw MPI + child" "$WORK/results/table.md" || fail "the table lacks W2's handoff floor"
