@@ -3,6 +3,16 @@ import statistics
 from collections import defaultdict
 
 SYSTEMS = ["mpipool", "mpipool-direct", "raw-mpi", "multiprocessing", "mpi4py.futures"]
+# Cases that take seconds a run; bench/run gives them --quick-repeats runs. On a VM each
+# launch lands in a memory regime of its own (W1 at the default chunksize, 2 workers:
+# per-launch ratios of 0.24 to 0.84 within 20 minutes), so their medians need more
+# launches than the slow cases can afford.
+QUICK_WORKLOADS = {"tasks", "roundtrip", "roundtrip_handoff", "roundtrip_mt"}  # handoff: a row of W2's run
+QUICK_SYSTEMS = {"mpipool", "mpipool-direct", "raw-mpi"}
+
+
+def is_quick(workload, system):
+    return workload in QUICK_WORKLOADS and system in QUICK_SYSTEMS
 COLORS = {"mpipool": "#1f77b4", "mpipool-direct": "#6baed6", "raw-mpi": "#2ca02c", "multiprocessing": "#d62728",
           "mpi4py.futures": "#9467bd", "bare spawn": "#2ca02c", "cold": "#1f77b4", "warm": "#6baed6",
           "Python Pool(2)": "#d62728"}
@@ -105,13 +115,28 @@ def systems_header(extra):
     return "| " + " | ".join(["case"] + cols) + " |\n|" + "---|" * (len(cols) + 1) + "\n"
 
 
-def runs_per_case(summary):
-    """How many runs the medians take, from summary's counts: the quick cases may have more."""
-    counts = sorted({runs for _, _, runs in summary.values()})
-    if len(counts) == 1:
-        return f"{counts[0]} run(s) per case"
-    return (f"{counts[0]} to {counts[-1]} runs per case (the runs column of summary.csv; W1 and W2 of mpipool "
-            "and raw MPI, which take seconds, run more often)")
+def launches(measurements):
+    """{(workload, param, workers, system): how many runs (launches) it had}. A run may
+    print several rows (W5 prints one per round), so rows are not runs."""
+    repeats = defaultdict(set)
+    for system, workload, param, workers, repeat, _, _ in measurements:
+        repeats[(workload, param, workers, system)].add(repeat)
+    return {key: len(seen) for key, seen in repeats.items()}
+
+
+def runs_per_case(measurements):
+    """How many runs the medians take, as the table's header says it."""
+    quick, other = set(), set()
+    for (workload, _, _, system), count in launches(measurements).items():
+        (quick if is_quick(workload, system) else other).add(count)
+
+    def span(counts):
+        return str(min(counts)) if len(counts) == 1 else f"{min(counts)} to {max(counts)}"
+
+    if not quick or not other or quick == other:
+        return f"{span(quick | other)} run(s) per case"
+    return (f"{span(other)} run(s) per case, {span(quick)} for W1 and W2 of mpipool and raw MPI (they take seconds; "
+            "their ratios against the Python peers pair only the runs the peers had)")
 
 
 def write_table(path, summary, measurements, info, smoke):
@@ -119,7 +144,7 @@ def write_table(path, summary, measurements, info, smoke):
     paired = PairedRatios(measurements)
     lines = [f"# Benchmark results{' (smoke run: tiny sizes, not for quoting)' if smoke else ''}\n",
              f"Machine: {info['cores']} cores ({info['cpu']}), Linux {info['kernel']}, {info['mpi']}, "
-             f"Python {info['python']}. Date: {info['date']}. Values are medians of {runs_per_case(summary)}. "
+             f"Python {info['python']}. Date: {info['date']}. Values are medians of {runs_per_case(measurements)}. "
              "Ratios are medians of per-run ratios: in each run the systems take turns, seconds apart, so "
              "a ratio compares two measurements from the same minute of this shared machine. mpipool's "
              "targets apply to its fastest mode (the better median of supervised and direct).\n"]
